@@ -1,0 +1,145 @@
+"""Hub folders (config.json + model.safetensors + README.md): writing, reading, Hub download."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .models.registry import get_spec, pretrained_cfg
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+HUB_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
+
+DEFAULT_ORG = "cion-reidzoo"
+# Zoo weights are read at a pinned tag that `tools/publish_zoo.py` creates after an upload,
+# so a later upload never silently changes what `reidzoo.load(name)` returns.
+DEFAULT_REVISION = "v1.0"
+
+
+class HubError(RuntimeError):
+    """Weights that cannot be found or fetched."""
+
+
+def hub_org() -> str:
+    """The Hub organisation holding the zoo (env REIDZOO_HUB_ORG overrides)."""
+    return os.environ.get("REIDZOO_HUB_ORG", DEFAULT_ORG)
+
+
+def hub_revision() -> str:
+    """The pinned Hub revision to read (env REIDZOO_HUB_REVISION overrides)."""
+    return os.environ.get("REIDZOO_HUB_REVISION", DEFAULT_REVISION)
+
+
+def repo_id_for(name: str, org: Optional[str] = None) -> str:
+    """Hub repo id of a zoo model, e.g. cion-reidzoo/convnext_tiny."""
+    return f"{org or hub_org()}/{name}"
+
+
+def hub_config(name: str, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """config.json content in timm's conventions, plus a `reidzoo` block for our loader."""
+    spec = get_spec(name)
+    model_args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.kwargs.items()}
+    cfg = {
+        "architecture": spec.arch,
+        "num_classes": 0,
+        "num_features": spec.embed_dim,
+        "global_pool": "avg" if spec.family not in ("ViT", "VOLO") else "token",
+        "model_args": model_args,
+        "pretrained_cfg": pretrained_cfg(spec),
+        "reidzoo": {"name": name, "family": spec.family, **(extra or {})},
+    }
+    return cfg
+
+
+def _atomic_dir(out_dir: Path, overwrite: bool) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+
+
+def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *,
+                    card: Optional[str] = None, extra: Optional[Dict[str, Any]] = None,
+                    overwrite: bool = False) -> Path:
+    """Write a hub folder for a zoo backbone atomically (temporary folder, then rename)."""
+    out_dir = Path(out_dir)
+    tmp = _atomic_dir(out_dir, overwrite)
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "reidzoo_name": name})
+        (tmp / CONFIG_NAME).write_text(json.dumps(hub_config(name, extra), indent=2) + "\n")
+        if card is None:
+            from .cards import model_card_text
+            card = model_card_text(name)
+        (tmp / CARD_NAME).write_text(card)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def is_hub_folder(path: os.PathLike) -> bool:
+    """True for a folder holding config.json and model.safetensors."""
+    p = Path(path)
+    return p.is_dir() and (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file()
+
+
+def read_hub_folder(path: os.PathLike) -> tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    """The config and the state dict of a hub folder, with clear errors for broken folders."""
+    p = Path(path)
+    if not p.is_dir():
+        raise HubError(f"{p} is not a folder")
+    missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (p / f).is_file()]
+    if missing:
+        raise HubError(f"{p} is not a hub folder: missing {', '.join(missing)} "
+                       f"(write one with tools/convert_reidzoo.py or tools/export_pretrained.py)")
+    try:
+        cfg = json.loads((p / CONFIG_NAME).read_text())
+    except json.JSONDecodeError as exc:
+        raise HubError(f"{p / CONFIG_NAME} is not valid JSON: {exc}") from exc
+    try:
+        state = load_file(str(p / WEIGHTS_NAME))
+    except Exception as exc:
+        raise HubError(f"{p / WEIGHTS_NAME} is not a readable safetensors file ({exc}); "
+                       f"it may be truncated: download or convert it again") from exc
+    return cfg, state
+
+
+def download_hub_folder(name: str, org: Optional[str] = None, revision: Optional[str] = None,
+                        cache_dir: Optional[os.PathLike] = None) -> Path:
+    """Fetch a zoo model's hub folder (or take it from the cache; HF_HUB_OFFLINE=1 works)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    repo_id = repo_id_for(name, org)
+    rev = revision or hub_revision()
+    try:
+        path = snapshot_download(repo_id, revision=rev, cache_dir=cache_dir,
+                                 allow_patterns=list(HUB_FILES))
+    except LocalEntryNotFoundError as exc:
+        raise HubError(
+            f"weights of {name!r} are not in the Hugging Face cache and the Hub cannot be reached "
+            f"(repo {repo_id}, revision {rev}). Download them once online "
+            f"(`huggingface-cli download {repo_id} --revision {rev}`), or pass weights=PATH "
+            f"to a hub folder or a ReIDZoo release .pth"
+        ) from exc
+    except HfHubHTTPError as exc:
+        raise HubError(f"cannot fetch {repo_id}@{rev} from the Hub: {str(exc).splitlines()[0]}. "
+                       f"Set REIDZOO_HUB_ORG if the zoo lives under another organisation, or pass weights=PATH") from exc
+    return Path(path)

@@ -1,0 +1,116 @@
+"""`reidzoo.load`: one call from a zoo name, hub folder, release checkpoint or Hub repo to a model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from torchvision.transforms import v2 as T
+
+from .hub import HubError, download_hub_folder, is_hub_folder, read_hub_folder
+from .models.registry import create_model, get_spec, model_names
+from .models.release import (CheckpointError, load_release_into, release_backbone_state_dict,
+                             torch_load_safely)
+from .models.spec import INPUT_SIZE, MEAN, STD
+
+PathLike = Union[str, os.PathLike]
+
+
+def build_transform(input_size=INPUT_SIZE, mean=MEAN, std=STD) -> T.Compose:
+    """Eval preprocessing of the zoo: PIL/uint8 image -> resized 256x128 normalised float tensor."""
+    return T.Compose([
+        T.ToImage(),
+        T.Resize(tuple(input_size[1:]), interpolation=T.InterpolationMode.BICUBIC, antialias=True),
+        T.ToDtype(torch.float32, scale=True),
+        T.Normalize(mean=list(mean), std=list(std)),
+    ])
+
+
+def _finish(model: torch.nn.Module, device: Union[str, torch.device]) -> torch.nn.Module:
+    cfg = model.pretrained_cfg
+    model.transform = build_transform(cfg["input_size"], cfg["mean"], cfg["std"])
+    return model.eval().to(device)
+
+
+def _name_from_hub_config(cfg: dict, source: Path) -> str:
+    name = (cfg.get("reidzoo") or {}).get("name")
+    if name is None:
+        raise HubError(f"{source}/config.json has no reidzoo.name; it was not written by this project "
+                       f"(load it with timm.create_model('local-dir:{source}') instead)")
+    return name
+
+
+def load_weights_into(model: torch.nn.Module, name: str, weights: PathLike) -> torch.nn.Module:
+    """Load a hub folder, .safetensors file or ReIDZoo release .pth into a built zoo model."""
+    w = Path(weights)
+    spec = get_spec(name)
+    if w.is_dir():
+        cfg, state = read_hub_folder(w)
+        folder_name = (cfg.get("reidzoo") or {}).get("name")
+        if folder_name and folder_name != name:
+            raise CheckpointError(f"{w} holds {folder_name!r} weights, not {name!r}")
+        _strict_load(model, state, str(w), name)
+    elif w.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        _strict_load(model, load_file(str(w)), str(w), name)
+    elif w.suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        backbone, meta = release_backbone_state_dict(torch_load_safely(w), str(w))
+        arch = meta.get("arch")
+        if arch and arch in model_names() and arch != name:
+            raise CheckpointError(f"{w} is a {arch} release checkpoint (args.arch), not {name}")
+        load_release_into(model, spec, backbone, str(w))
+    elif not w.exists():
+        raise FileNotFoundError(f"weights {w} do not exist")
+    else:
+        raise CheckpointError(f"{w}: unsupported weights file type {w.suffix!r}; expected a hub folder, "
+                              f".safetensors, or a ReIDZoo release .pth")
+    return model
+
+
+def _strict_load(model: torch.nn.Module, state: dict, source: str, name: str) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = (missing[:2] and f"missing {missing[:2]}") or (unexpected[:2] and f"unexpected {unexpected[:2]}") \
+            or f"shape of {wrong[0]}: file {tuple(state[wrong[0]].shape)} vs model {tuple(own[wrong[0]].shape)}"
+        raise CheckpointError(f"{source} does not match {name} ({len(missing)} missing, {len(unexpected)} "
+                              f"unexpected, {len(wrong)} wrong-shape keys; {detail})")
+    model.load_state_dict(state, strict=True)
+
+
+def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained: bool = True,
+         device: Union[str, torch.device] = "cpu", revision: Optional[str] = None) -> torch.nn.Module:
+    """An eval-mode zoo backbone mapping (N,3,256,128) to (N,D), with `.transform` for preprocessing.
+
+    `name_or_path` is a zoo name (weights from `weights=`, else the Hub / cache when
+    `pretrained`, else random), a hub folder, or a ReIDZoo release `.pth`.
+    """
+    src = str(name_or_path)
+    p = Path(src)
+    if p.exists() and p.is_dir():
+        cfg, _ = read_hub_folder(p)
+        name = _name_from_hub_config(cfg, p)
+        return _finish(load_weights_into(create_model(name), name, p), device)
+    if p.suffix in (".pth", ".pt", ".ckpt") or p.is_file():
+        if not p.exists():
+            raise FileNotFoundError(f"checkpoint {p} does not exist")
+        ckpt = torch_load_safely(p)
+        backbone, meta = release_backbone_state_dict(ckpt, str(p))
+        name = meta.get("arch")
+        if name is None:
+            raise CheckpointError(f"{p} does not say which zoo model it holds (no args.arch); "
+                                  f"call reidzoo.load(NAME, weights='{p}')")
+        get_spec(name)
+        model = create_model(name)
+        load_release_into(model, get_spec(name), backbone, str(p))
+        return _finish(model, device)
+    name = src
+    model = create_model(name)  # raises UnknownModelError with suggestions
+    if weights is not None:
+        load_weights_into(model, name, weights)
+    elif pretrained:
+        load_weights_into(model, name, download_hub_folder(name, revision=revision))
+    return _finish(model, device)

@@ -1,0 +1,121 @@
+"""The registry of the 32 ReIDZoo models: names, paper numbers, measured sizes, construction."""
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import timm
+import torch
+
+from .families import all_specs
+from .spec import INPUT_SIZE, MEAN, STD, ZooSpec
+
+_HERE = Path(__file__).resolve().parent
+PAPER_CSV = _HERE / "reidzoo_models.csv"
+MEASURED_JSON = _HERE / "measured.json"  # written by `tools/zoo.py measure`
+
+
+class UnknownModelError(KeyError):
+    """A model name that is not in the zoo."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+@lru_cache(maxsize=None)
+def _zoo() -> Dict[str, ZooSpec]:
+    return {s.name: s for s in all_specs()}
+
+
+@lru_cache(maxsize=None)
+def paper_table() -> Dict[str, Dict[str, Any]]:
+    """Rows of the CION paper's ReIDZoo table (sizes, FLOPs, fine-tuned results) keyed by name."""
+    out: Dict[str, Dict[str, Any]] = {}
+    with open(PAPER_CSV, newline="") as fh:
+        for row in csv.DictReader(fh):
+            out[row["name"]] = {k: (v if k in ("name", "family") else float(v)) for k, v in row.items()}
+    return out
+
+
+def measured_table() -> Dict[str, Dict[str, float]]:
+    """Parameter counts and FLOPs measured by code at 256x128 (see `tools/zoo.py measure`)."""
+    if MEASURED_JSON.exists():
+        return json.loads(MEASURED_JSON.read_text())
+    return {}
+
+
+def model_names() -> List[str]:
+    """The 32 zoo names, in the paper's order."""
+    return list(_zoo())
+
+
+def get_spec(name: str) -> ZooSpec:
+    """The ZooSpec of a zoo name; a misspelt name fails with the closest names suggested."""
+    zoo = _zoo()
+    if name in zoo:
+        return zoo[name]
+    close = difflib.get_close_matches(name, list(zoo), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UnknownModelError(
+        f"unknown ReIDZoo model {name!r}.{hint} See reidzoo.list_models() or `tools/zoo.py list` "
+        f"for the {len(zoo)} names."
+    )
+
+
+def pretrained_cfg(spec: ZooSpec) -> Dict[str, Any]:
+    """timm-style pretrained_cfg for a zoo model (256x128 person crops)."""
+    return {
+        "architecture": spec.arch,
+        "input_size": list(INPUT_SIZE),
+        "mean": list(MEAN),
+        "std": list(STD),
+        "interpolation": "bicubic",
+        "crop_pct": 1.0,
+        "crop_mode": "center",
+        "num_classes": 0,
+        "num_features": spec.embed_dim,
+    }
+
+
+def create_model(name: str, **overrides: Any) -> torch.nn.Module:
+    """Build a randomly initialised zoo backbone (no classifier) that maps (N,3,256,128) to (N,D)."""
+    spec = get_spec(name)
+    kwargs = dict(spec.kwargs)
+    kwargs.update(overrides)
+    kwargs.setdefault("num_classes", 0)
+    model = timm.create_model(spec.arch, pretrained=False, **kwargs)
+    cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
+    cfg.update(pretrained_cfg(spec))
+    model.pretrained_cfg = cfg
+    model.zoo_name = name
+    return model
+
+
+def list_models(as_rows: bool = True) -> List[Dict[str, Any]]:
+    """One row per zoo model: paper params/FLOPs/results beside the params/FLOPs we measure."""
+    paper = paper_table()
+    measured = measured_table()
+    rows = []
+    for name, spec in _zoo().items():
+        p = paper.get(name, {})
+        m = measured.get(name, {})
+        rows.append({
+            "name": name,
+            "family": spec.family,
+            "arch": spec.arch,
+            "embed_dim": spec.embed_dim,
+            "paper_params_m": p.get("params_m"),
+            "paper_backbone_params_m": p.get("backbone_params_m"),
+            "params_m": m.get("params_m"),
+            "paper_flops_g": p.get("flops_g"),
+            "flops_g": m.get("flops_g"),
+            "market1501_map": p.get("market1501_map"),
+            "market1501_rank1": p.get("market1501_rank1"),
+            "msmt17_map": p.get("msmt17_map"),
+            "msmt17_rank1": p.get("msmt17_rank1"),
+        })
+    return rows

@@ -1,0 +1,98 @@
+"""Reading original ReIDZoo release checkpoints (`.pth` with a DINO `teacher`) safely."""
+from __future__ import annotations
+
+import argparse
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import torch
+
+from .spec import StateDict
+
+# The release files pickle an argparse.Namespace under "args"; that is the only non-tensor
+# global they need, so weights_only loading stays safe with it allow-listed.
+SAFE_GLOBALS = [argparse.Namespace]
+_PREFIXES = ("module.backbone.", "backbone.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used for the requested model."""
+
+
+def torch_load_safely(path: Path) -> Any:
+    """torch.load with weights_only=True and only argparse.Namespace allowed; clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint (expected a torch.save zip file such as a "
+            f"ReIDZoo release .pth; got {path.stat().st_size} bytes of something else, "
+            f"maybe a truncated download: fetch it again)"
+        )
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt/unsafe files
+        raise CheckpointError(f"cannot read {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+
+def release_backbone_state_dict(ckpt: Any, source: str = "checkpoint") -> Tuple[StateDict, Dict[str, Any]]:
+    """The backbone tensors of a release dict (teacher preferred), with prefixes and head removed."""
+    meta: Dict[str, Any] = {}
+    if isinstance(ckpt, dict) and "teacher" in ckpt:
+        sd = ckpt["teacher"]
+        args = ckpt.get("args")
+        if args is not None and hasattr(args, "arch"):
+            meta["arch"] = args.arch
+        if "epoch" in ckpt:
+            meta["epoch"] = ckpt["epoch"]
+    elif isinstance(ckpt, dict) and "state_dict" in ckpt:
+        sd = ckpt["state_dict"]
+    elif isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        sd = ckpt
+    else:
+        raise CheckpointError(f"{source} holds no 'teacher' state dict (keys: {list(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__})")
+    out: StateDict = {}
+    found_prefix = False
+    for k, v in sd.items():
+        for p in _PREFIXES:
+            if k.startswith(p):
+                out[k[len(p):]] = v
+                found_prefix = True
+                break
+    if not found_prefix:
+        # A bare backbone state dict (no wrapper): drop a DDP prefix and any DINO head keys.
+        out = {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+        out = {k: v for k, v in out.items() if not k.startswith("head.mlp") and not k.startswith("head.last_layer")}
+    return out, meta
+
+
+def load_release_into(model: torch.nn.Module, spec, backbone_sd: StateDict, source: str) -> None:
+    """Map release names to timm names with the family's converter and load strictly."""
+    try:
+        mapped = spec.from_release(dict(backbone_sd), model)
+    except KeyError as exc:
+        raise CheckpointError(
+            f"{source} does not look like a {spec.name} release checkpoint (missing key {exc}); "
+            f"check --name / the model name matches the file"
+        ) from exc
+    own = model.state_dict()
+    missing = [k for k in own if k not in mapped]
+    unexpected = [k for k in mapped if k not in own]
+    wrong = [k for k in own if k in mapped and tuple(mapped[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[:3]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} with wrong shape (e.g. {k}: file {tuple(mapped[k].shape)} vs model {tuple(own[k].shape)})")
+        raise CheckpointError(
+            f"{source} does not match {spec.name}: " + "; ".join(parts)
+            + ". Is it a checkpoint of a different model, or truncated?"
+        )
+    model.load_state_dict(mapped, strict=True)
