@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-from .models.registry import get_spec, pretrained_cfg
+from .models.registry import get_spec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -43,19 +43,17 @@ def repo_id_for(name: str, org: Optional[str] = None) -> str:
     return f"{org or hub_org()}/{name}"
 
 
-def hub_config(name: str, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """config.json content in timm's conventions, plus a `reidzoo` block for our loader."""
+def write_hub_config(model: torch.nn.Module, name: str, path: Path,
+                     extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Write config.json with timm's own exporter, plus a `reidzoo` block for our loader."""
+    from timm.models._hub import save_config_for_hf
+
     spec = get_spec(name)
     model_args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.kwargs.items()}
-    cfg = {
-        "architecture": spec.arch,
-        "num_classes": 0,
-        "num_features": spec.embed_dim,
-        "global_pool": "avg" if spec.family not in ("ViT", "VOLO") else "token",
-        "model_args": model_args,
-        "pretrained_cfg": pretrained_cfg(spec),
-        "reidzoo": {"name": name, "family": spec.family, **(extra or {})},
-    }
+    save_config_for_hf(model, str(path), model_args=model_args)
+    cfg = json.loads(path.read_text())
+    cfg["reidzoo"] = {"name": name, "family": spec.family, **(extra or {})}
+    path.write_text(json.dumps(cfg, indent=2) + "\n")
     return cfg
 
 
@@ -76,7 +74,7 @@ def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *,
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "reidzoo_name": name})
-        (tmp / CONFIG_NAME).write_text(json.dumps(hub_config(name, extra), indent=2) + "\n")
+        write_hub_config(model, name, tmp / CONFIG_NAME, extra)
         if card is None:
             from .cards import model_card_text
             card = model_card_text(name)

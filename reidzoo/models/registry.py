@@ -77,7 +77,6 @@ def pretrained_cfg(spec: ZooSpec) -> Dict[str, Any]:
         "crop_pct": 1.0,
         "crop_mode": "center",
         "num_classes": 0,
-        "num_features": spec.embed_dim,
     }
 
 
@@ -88,7 +87,9 @@ def create_model(name: str, **overrides: Any) -> torch.nn.Module:
     kwargs.update(overrides)
     kwargs.setdefault("num_classes", 0)
     model = timm.create_model(spec.arch, pretrained=False, **kwargs)
-    cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
+    # Keep only timm's structural fields; its ImageNet tags/licences/test sizes do not apply here.
+    timm_cfg = getattr(model, "pretrained_cfg", {}) or {}
+    cfg = {k: timm_cfg[k] for k in ("first_conv", "classifier", "fixed_input_size") if k in timm_cfg}
     cfg.update(pretrained_cfg(spec))
     model.pretrained_cfg = cfg
     model.zoo_name = name

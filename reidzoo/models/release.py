@@ -24,7 +24,7 @@ def torch_load_safely(path: Path) -> Any:
     """torch.load with weights_only=True and only argparse.Namespace allowed; clear errors."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint (expected a torch.save zip file such as a "
