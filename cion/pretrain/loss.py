@@ -1,0 +1,95 @@
+"""CION's identity-guided self-distillation loss, vectorised over the instance pairs of each identity."""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+
+def _dist_on() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class IdentityDistillationLoss(nn.Module):
+    """DINO's cross-view distillation, extended to every ordered pair of images of one identity.
+
+    For each teacher global view g and student view v != g (DESIGN.md, and CION's public release):
+    ``[mean_b CE(q_g[b], s_v[b]) + sum_{i != j} mean_p CE(q_g[p, i], s_v[p, j])] / (K(K-1)+1)``,
+    averaged over the (g, v) pairs. Inputs are view-major, images identity-major within a view.
+    """
+
+    def __init__(self, out_dim: int, ncrops: int, teacher_temp: float = 0.04, student_temp: float = 0.1,
+                 center_momentum: float = 0.9):
+        super().__init__()
+        if ncrops < 2:
+            raise ValueError(f"ncrops={ncrops}: the student needs at least the 2 global views")
+        self.out_dim = out_dim
+        self.ncrops = ncrops
+        self.teacher_temp = teacher_temp
+        self.student_temp = student_temp
+        self.center_momentum = center_momentum
+        self.register_buffer("center", torch.zeros(1, out_dim))
+
+    def forward(self, student_output: torch.Tensor, teacher_output: torch.Tensor, num_instances: int,
+                teacher_temp: float | None = None) -> torch.Tensor:
+        """Scalar loss; updates `center` from the teacher output (all-reduced across ranks)."""
+        V, K = self.ncrops, int(num_instances)
+        if student_output.shape[0] % V or teacher_output.shape[0] != 2 * (student_output.shape[0] // V):
+            raise ValueError(f"student_output {tuple(student_output.shape)} / teacher_output "
+                             f"{tuple(teacher_output.shape)} do not fit ncrops={V} views and 2 global views")
+        B = student_output.shape[0] // V
+        if K < 1 or B % K:
+            raise ValueError(f"batch of {B} images per view is not a whole number of identities of K={K}")
+        P = B // K
+        tau_t = self.teacher_temp if teacher_temp is None else teacher_temp
+
+        # float32 for the softmaxes even under autocast: 65k-way softmax in half precision loses the loss
+        ls = F.log_softmax(student_output.float() / self.student_temp, dim=-1).view(V, P, K, -1)
+        q = F.softmax((teacher_output.float() - self.center) / tau_t, dim=-1).detach().view(2, P, K, -1)
+
+        # Per-image dot products q_g[b].ls_v[b] for the two teacher views against every student view,
+        # and per-identity sums over the K images; everything below is sums over these.
+        diag = torch.einsum("gpkd,vpkd->gv", q, ls)                  # sum_b q_g[b].ls_v[b]
+        q_sum, ls_sum = q.sum(2), ls.sum(2)                           # (2,P,D), (V,P,D)
+        full = torch.einsum("gpd,vpd->gv", q_sum, ls_sum)             # sum_p (sum_i q)(sum_j ls)
+        # CE over all images (mean over B) + pairs i != j (sum over pairs, mean over P)
+        per_pair = -(diag / B + (full - diag) / P) / (K * (K - 1) + 1)
+        mask = torch.ones(2, V, dtype=torch.bool, device=per_pair.device)
+        mask[0, 0] = mask[1, 1] = False                               # teacher view == student view
+        loss = per_pair[mask].mean()
+        self.update_center(teacher_output)
+        return loss
+
+    @torch.no_grad()
+    def update_center(self, teacher_output: torch.Tensor) -> None:
+        """EMA of the teacher output mean over the global batch (all ranks)."""
+        total = teacher_output.float().sum(dim=0, keepdim=True)
+        count = torch.tensor([float(teacher_output.shape[0])], device=total.device)
+        if _dist_on():
+            dist.all_reduce(total)
+            dist.all_reduce(count)
+        self.center.mul_(self.center_momentum).add_(total / count, alpha=1 - self.center_momentum)
+
+
+def identity_loss_direct(student_output: torch.Tensor, teacher_output: torch.Tensor, center: torch.Tensor,
+                         ncrops: int, num_instances: int, teacher_temp: float = 0.04,
+                         student_temp: float = 0.1) -> torch.Tensor:
+    """The loss exactly as the formula reads (Python loops over views and instance pairs); for checks only."""
+    K = num_instances
+    s_views = (student_output.float() / student_temp).chunk(ncrops)
+    q_views = F.softmax((teacher_output.float() - center) / teacher_temp, dim=-1).detach().chunk(2)
+    total, n_terms = 0.0, 0
+    for g, q in enumerate(q_views):
+        for v, s in enumerate(s_views):
+            if v == g:
+                continue
+            ls = F.log_softmax(s, dim=-1)
+            term = (-q * ls).sum(-1).mean()
+            for i in range(K):
+                for j in range(K):
+                    if i != j:  # image i of every identity (teacher) vs image j (student)
+                        term = term + (-q[i::K] * ls[j::K]).sum(-1).mean()
+            total = total + term / (K * (K - 1) + 1)
+            n_terms += 1
+    return total / n_terms
