@@ -1,0 +1,40 @@
+"""Atomic output folders: build everything under a temporary sibling, then rename into place."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+
+def check_target(root: Union[str, os.PathLike], overwrite: bool) -> Path:
+    """Refuse to write over a non-empty folder unless ``overwrite`` is set (checked before any work)."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"{root} exists and is not a folder; choose another output path")
+    if root.is_dir() and any(root.iterdir()) and not overwrite:
+        raise FileExistsError(f"{root} already exists and is not empty; pass overwrite=True "
+                              f"(--overwrite on the command line) to replace it, or choose another folder")
+    return root
+
+
+@contextlib.contextmanager
+def atomic_folder(root: Union[str, os.PathLike], overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``root`` only if the block finishes without error."""
+    root = check_target(root, overwrite)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        yield tmp
+        if root.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+            os.replace(root, old / "x")
+            os.replace(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
