@@ -1,0 +1,114 @@
+"""Reading denoising inputs: a mining output folder (tracklets.jsonl + crops) or a features .npz."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .corpus import DenoiseInputError
+
+REQUIRED_KEYS = ("video", "tracklet", "frame", "file_path")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class Tracklets:
+    """Per-crop columns read from tracklets.jsonl (only crops whose file exists), plus problems found."""
+
+    root: Path
+    video: np.ndarray
+    tracklet: np.ndarray
+    frame: np.ndarray
+    file_path: np.ndarray
+    problems: Dict[str, object] = field(default_factory=dict)
+
+
+def _problem(problems: Dict[str, object], key: str, examples: List[str], count: int) -> None:
+    if count:
+        problems[key] = {"count": int(count), "examples": examples[:5]}
+
+
+def read_tracklets(root, check_files: bool = True) -> Tracklets:
+    """Parse `root/tracklets.jsonl`; bad lines, missing crops and unlisted crops are counted, not fatal."""
+    root = Path(root)
+    jl = root / "tracklets.jsonl"
+    if not jl.is_file():
+        raise DenoiseInputError(f"{jl} not found: pass the output folder of tools/mine.py (it holds "
+                                f"tracklets.jsonl and the crops), or use --features FILE.npz")
+    cols: Dict[str, list] = {k: [] for k in REQUIRED_KEYS}
+    bad: List[str] = []
+    n_bad = 0
+    seen = set()
+    dup: List[str] = []
+    n_dup = 0
+    with open(jl, encoding="utf-8") as fh:
+        for no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                vals = [rec[k] for k in REQUIRED_KEYS]
+                vals[1], vals[2] = int(vals[1]), int(vals[2])
+                vals[0], vals[3] = str(vals[0]), str(vals[3])
+            except (ValueError, KeyError, TypeError) as e:
+                n_bad += 1
+                bad.append(f"line {no}: {type(e).__name__}: {str(e)[:80]}")
+                continue
+            if vals[3] in seen:
+                n_dup += 1
+                dup.append(f"line {no}: {vals[3]}")
+                continue
+            seen.add(vals[3])
+            for k, v in zip(REQUIRED_KEYS, vals):
+                cols[k].append(v)
+    problems: Dict[str, object] = {}
+    _problem(problems, "bad_lines", bad, n_bad)
+    _problem(problems, "duplicate_file_paths", dup, n_dup)
+    fp = np.asarray(cols["file_path"], dtype=str)
+    keep = np.ones(len(fp), bool)
+    if check_files and len(fp):
+        exists = np.fromiter((os.path.isfile(root / p) for p in fp), bool, len(fp))
+        _problem(problems, "missing_crops", fp[~exists][:5].tolist(), int((~exists).sum()))
+        keep &= exists
+        listed = set(fp.tolist())
+        unlisted = []
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                if f.lower().endswith(IMAGE_SUFFIXES):
+                    rel = os.path.relpath(os.path.join(dirpath, f), root)
+                    if rel not in listed:
+                        unlisted.append(rel)
+        _problem(problems, "unlisted_crops", sorted(unlisted)[:5], len(unlisted))
+    if not keep.any():
+        raise DenoiseInputError(f"{jl} lists no usable crops ({len(fp)} valid lines, "
+                                f"{problems.get('missing_crops', {}).get('count', 0)} missing files, {n_bad} bad "
+                                f"lines); check that the crops were copied along with tracklets.jsonl")
+    return Tracklets(root, np.asarray(cols["video"], dtype=str)[keep], np.asarray(cols["tracklet"], np.int64)[keep],
+                     np.asarray(cols["frame"], np.int64)[keep], fp[keep], problems)
+
+
+def read_features_npz(path) -> Dict[str, np.ndarray]:
+    """Load a features-only input: arrays features (N, d), video, tracklet, file_path (+ optional frame)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DenoiseInputError(f"features file {path} not found")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise DenoiseInputError(f"{path}: cannot read it as .npz without pickles ({e}); store strings as "
+                                f"fixed-width unicode arrays (np.asarray(names, dtype=str))") from None
+    missing = [k for k in ("features", "video", "tracklet", "file_path") if k not in data.files]
+    if missing:
+        raise DenoiseInputError(f"{path} lacks array(s) {missing}; it needs features (N, d float32), video (N), "
+                                f"tracklet (N int, unique within a video), file_path (N str), optionally frame (N)")
+    out = {k: data[k] for k in data.files}
+    return out
+
+
+def optional(d: Dict[str, np.ndarray], key: str) -> Optional[np.ndarray]:
+    """`d[key]` or None."""
+    return d[key] if key in d else None
