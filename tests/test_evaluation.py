@@ -1,0 +1,125 @@
+"""Metrics against an independent argsort-per-query implementation of the standard protocol."""
+import numpy as np
+import pytest
+
+from reidzoo.evaluation import EvaluationInputError, evaluate
+
+
+def reference_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, metric="cosine", max_rank=50, dist=None):
+    """The textbook loop: full distance matrix, argsort each row, drop same id+camera."""
+    if dist is None:
+        if metric == "cosine":
+            qn = qf / np.linalg.norm(qf, axis=1, keepdims=True)
+            gn = gf / np.linalg.norm(gf, axis=1, keepdims=True)
+            dist = 1.0 - qn.astype(np.float64) @ gn.T.astype(np.float64)
+        else:
+            q64, g64 = qf.astype(np.float64), gf.astype(np.float64)
+            dist = (q64 ** 2).sum(1)[:, None] + (g64 ** 2).sum(1)[None] - 2 * q64 @ g64.T
+    aps, inps, cmcs = [], [], []
+    skipped = 0
+    for i in range(len(qf)):
+        order = np.argsort(dist[i], kind="stable")
+        remove = (g_pids[order] == q_pids[i]) & (g_camids[order] == q_camids[i])
+        match = (g_pids[order] == q_pids[i])[~remove].astype(np.float64)
+        if not match.any():
+            skipped += 1
+            continue
+        hits = np.cumsum(match)
+        aps.append(((hits / np.arange(1, len(match) + 1)) * match).sum() / match.sum())
+        last = np.flatnonzero(match)[-1]
+        inps.append(hits[last] / (last + 1))
+        c = np.minimum(hits, 1)
+        c = np.concatenate([c, np.ones(max(0, max_rank - len(c)))])
+        cmcs.append(c[:max_rank])
+    cmc = np.mean(cmcs, axis=0)
+    return dict(mAP=np.mean(aps), mINP=np.mean(inps), cmc=cmc, skipped=skipped)
+
+
+def random_set(seed, nq=120, ng=900, nids=60, ncams=4, dim=32, noise=1.2, distractors=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((nids + 1, dim)).astype(np.float32)
+    q_pids = rng.integers(1, nids + 1, nq)
+    g_pids = rng.integers(1, nids + 1, ng)
+    if distractors:
+        g_pids[:distractors] = 0          # Market's "0000": never a match
+    q_camids = rng.integers(0, ncams, nq)
+    g_camids = rng.integers(0, ncams, ng)
+    qf = centres[q_pids] + noise * rng.standard_normal((nq, dim)).astype(np.float32)
+    gf = centres[g_pids] + noise * rng.standard_normal((ng, dim)).astype(np.float32)
+    return qf, gf, q_pids, g_pids, q_camids, g_camids
+
+
+def assert_same(ours, ref):
+    assert abs(ours["mAP"] - ref["mAP"]) <= 1e-6
+    assert abs(ours["mINP"] - ref["mINP"]) <= 1e-6
+    np.testing.assert_allclose(ours["cmc"], ref["cmc"], atol=1e-6)
+    assert ours["num_skipped_queries"] == ref["skipped"]
+    assert ours["rank1"] == pytest.approx(ref["cmc"][0], abs=1e-6)
+    assert ours["rank5"] == pytest.approx(ref["cmc"][4], abs=1e-6)
+    assert ours["rank10"] == pytest.approx(ref["cmc"][9], abs=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["fp32", "bf16"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_argsort_reference(engine, metric, seed):
+    data = random_set(seed, distractors=100)
+    ref = reference_metrics(*data, metric=metric)
+    ours = evaluate(*data, metric=metric, engine=engine)
+    assert 0.05 < ref["mAP"] < 0.95          # a set where ranking errors would show
+    assert_same(ours, ref)
+    assert ours["num_valid_queries"] + ours["num_skipped_queries"] == len(data[0])
+
+
+def test_queries_without_matches_are_skipped_and_counted():
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(3)
+    q_pids[:5] = 999                        # nobody in the gallery
+    g_pids[g_pids == q_pids[5]] = 77777      # keep one query whose matches are all same-camera
+    g_sel = g_pids == q_pids[6]
+    g_camids[g_sel] = q_camids[6]
+    ref = reference_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids)
+    ours = evaluate(qf, gf, q_pids, g_pids, q_camids, g_camids)
+    assert ours["num_skipped_queries"] >= 7
+    assert_same(ours, ref)
+
+
+def test_large_euclidean_offsets_bf16():
+    # features far from the origin stress the |g|^2 / 2 offset and the error bound
+    qf, gf, *rest = random_set(4, dim=64)
+    qf, gf = qf + 30.0, gf + 30.0
+    ref = reference_metrics(qf, gf, *rest, metric="euclidean")
+    for engine in ("fp32", "bf16"):
+        assert_same(evaluate(qf, gf, *rest, metric="euclidean", engine=engine), ref)
+
+
+def test_bf16_engine_reports_its_work():
+    data = random_set(5, nq=200, ng=3000, dim=128)
+    stats = {}
+    ours = evaluate(*data, engine="bf16", stats=stats)
+    assert_same(ours, reference_metrics(*data))
+    assert stats["engine"] == "bf16" and 0 < stats["max_error_bound"] < 0.05
+    assert stats["rescored"] <= stats["candidates"]
+
+
+def test_small_max_rank_and_tiny_gallery():
+    data = random_set(6, nq=10, ng=8, nids=3)
+    ref = reference_metrics(*data, max_rank=20)
+    assert_same(evaluate(*data, max_rank=20), ref)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda d: (d[0][:, :5],) + d[1:], "dimension"),
+    (lambda d: d[:2] + (d[2][:-1],) + d[3:], "q_pids"),
+    (lambda d: (np.where(np.arange(len(d[0]))[:, None] == 3, np.nan, d[0]),) + d[1:], "NaN"),
+    (lambda d: (d[0][:0],) + d[1:2] + (d[2][:0],) + d[3:4] + (d[4][:0],) + d[5:], "empty"),
+    (lambda d: d[:5] + (d[5].astype(np.float64) + 0.5,), "integers"),
+])
+def test_bad_inputs_give_clear_errors(bad, message):
+    with pytest.raises(EvaluationInputError, match=message):
+        evaluate(*bad(random_set(7)))
+
+
+def test_no_valid_query_at_all():
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(8)
+    with pytest.raises(EvaluationInputError, match="no query"):
+        evaluate(qf, gf, q_pids + 10_000, g_pids, q_camids, g_camids)
