@@ -1,10 +1,31 @@
 """EdgeNeXt zoo entries and the mapping from the original release naming to timm's.
 
-PLACEHOLDER: release mapping not written yet (identity)."""
-from ..spec import ZooSpec
+timm's EdgeNeXt is the mmaaz60/EdgeNeXt model re-organised into stages, and timm ships the
+renaming (``timm.models.edgenext.checkpoint_filter_fn``): ``downsample_layers.0`` -> ``stem``,
+``downsample_layers.i`` -> ``stages.i.downsample``, ``stages.i.j`` -> ``stages.i.blocks.j``,
+``dwconv``/``pwconv1``/``pwconv2`` -> ``conv_dw``/``mlp.fc1``/``mlp.fc2``, final ``norm`` ->
+``head.norm``. The forward is the original's: all LayerNorms use eps 1e-6, the head averages
+over H x W and then applies the LayerNorm, and the release has no classifier.
+"""
+from timm.models.edgenext import checkpoint_filter_fn
+
+from ..release import CheckpointError
+from ..spec import StateDict, ZooSpec
+
+
+def from_release(state_dict: StateDict, model) -> StateDict:
+    """mmaaz60/EdgeNeXt names (downsample_layers / stages.i.j / pwconv / norm) -> timm's EdgeNeXt."""
+    try:
+        return checkpoint_filter_fn(state_dict, model)
+    except RuntimeError as exc:
+        # timm reshapes 2-D weights to the model's shape; a different EdgeNeXt size cannot fit.
+        raise CheckpointError(
+            f"the checkpoint's EdgeNeXt weights do not fit this model ({str(exc).splitlines()[0]}); "
+            f"is it a checkpoint of another EdgeNeXt size?") from exc
+
 
 SPECS = [
-    ZooSpec('edgenext_x_small', 'EdgeNeXt', 'edgenext_x_small', 192, {}),
-    ZooSpec('edgenext_small', 'EdgeNeXt', 'edgenext_small', 304, {}),
-    ZooSpec('edgenext_base', 'EdgeNeXt', 'edgenext_base', 584, {}),
+    ZooSpec('edgenext_x_small', 'EdgeNeXt', 'edgenext_x_small', 192, {}, from_release),
+    ZooSpec('edgenext_small', 'EdgeNeXt', 'edgenext_small', 304, {}, from_release),
+    ZooSpec('edgenext_base', 'EdgeNeXt', 'edgenext_base', 584, {}, from_release),
 ]
