@@ -1,6 +1,14 @@
 """GhostNet zoo entries and the mapping from the original release naming to timm's.
 
-PLACEHOLDER: release mapping not written yet (identity)."""
+The ReIDZoo GhostNets were built with timm's own (v1) GhostNet, so the release already uses
+timm's names: ``conv_stem``/``bn1``, ``blocks.i.j.{ghost1,ghost2}.{primary_conv,cheap_operation}``,
+``conv_dw``/``bn_dw``, ``se.conv_reduce``/``se.conv_expand`` (hard-sigmoid gate, width rounded
+to 4), ``shortcut.0..3``, the final ``blocks.9.0`` ConvBnAct (``conv``/``bn1``) and
+``conv_head``. The mapping is therefore the identity (the strict load in ``release.py`` still
+rejects a missing or extra key). Forward at 256x128: blocks, global average pooling,
+``conv_head`` (960 -> 1280, with bias) and ReLU; no classifier. BatchNorm eps is 1e-5.
+The fixture output is reproduced bit-exactly.
+"""
 from ..spec import ZooSpec
 
 SPECS = [
