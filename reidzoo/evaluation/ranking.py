@@ -17,8 +17,10 @@ Scores are "higher is better": cosine similarity, or q.g - |g|^2 / 2 for Euclide
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Optional
 
+import faiss
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -50,14 +52,34 @@ def prepare_features(qf: np.ndarray, gf: np.ndarray, metric: str):
 
 
 def exact_scores(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, qi: np.ndarray, gi: np.ndarray,
-                 chunk: int = 16384) -> np.ndarray:
-    """fp32 dot products of the given pairs minus the gallery offset (float64 result)."""
+                 chunk: int = 1 << 20, width: int = 256) -> np.ndarray:
+    """fp32 dot products of the given pairs minus the gallery offset (float64 result).
+
+    Pairs are grouped by query and handed to FAISS's gathered inner-product kernel, which reads
+    each query once and the gallery rows in place (no copy of gathered rows)."""
     out = np.empty(len(qi), np.float64)
-    for s in range(0, len(qi), chunk):
-        a = q.index_select(0, torch.from_numpy(qi[s:s + chunk]))
-        b = g.index_select(0, torch.from_numpy(gi[s:s + chunk]))
-        out[s:s + chunk] = torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).flatten().numpy()
-    return out - w[gi]
+    if len(qi) == 0:
+        return out
+    qn, gn = q.numpy(), g.numpy()
+    d = qn.shape[1]
+    order = np.argsort(qi, kind="stable")
+    for s in range(0, len(order), chunk):
+        sel = order[s:s + chunk]
+        qs, gs = qi[sel], gi[sel]
+        uq, start, cnt = np.unique(qs, return_index=True, return_counts=True)
+        rows_per = -(-cnt // width)
+        row_start = np.cumsum(rows_per) - rows_per
+        k = np.arange(len(qs)) - np.repeat(start, cnt)
+        row = np.repeat(row_start, cnt) + k // width
+        col = k % width
+        ids = np.full((int(rows_per.sum()), width), -1, np.int64)
+        ids[row, col] = gs
+        x = np.ascontiguousarray(qn[np.repeat(uq, rows_per)])
+        ip = np.zeros(ids.shape, np.float32)
+        faiss.fvec_inner_products_by_idx(faiss.swig_ptr(ip), faiss.swig_ptr(x), faiss.swig_ptr(gn),
+                                         faiss.swig_ptr(ids), d, len(ids), width)
+        out[sel] = ip[row, col].astype(np.float64) - w[gs]
+    return out
 
 
 class _Counter:
@@ -135,8 +157,9 @@ def count_fp32(block_scores: Callable[[int, int], torch.Tensor], pos: Positives,
 
 def _bf16(x: torch.Tensor) -> torch.Tensor:
     """Round to bf16, flushing values the bf16 kernels treat as denormal to zero (kept in the bound)."""
-    x = torch.where(x.abs() < 1e-30, torch.zeros_like(x), x)
-    return x.bfloat16()
+    xb = x.bfloat16()
+    tiny = (xb != 0) & (xb.abs() < 2.0 ** -126)
+    return xb.masked_fill(tiny, 0) if bool(tiny.any()) else xb
 
 
 def _bf16_floor(x: np.ndarray) -> np.ndarray:
@@ -155,14 +178,19 @@ def _bf16_floor(x: np.ndarray) -> np.ndarray:
 def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, g_pids: np.ndarray,
                q_pids: np.ndarray, block: int = 1024, progress: bool = False, stats: Optional[dict] = None):
     """Exact counts from a bf16 pass plus fp32 re-scoring of the items it leaves in doubt."""
+    t_start = time.perf_counter()
     nq, ng = len(q), len(g)
+    d = q.shape[1]
     t = exact_scores(q, g, w, pos.q, pos.g)
     pq, pg, ts = _sort_positives(pos, t)
     qhat, ghat = _bf16(q), _bf16(g)
-    qh_n = qhat.double().norm(dim=1).numpy()
-    gh_n = ghat.double().norm(dim=1).numpy()
-    qd_n = (q.double() - qhat.double()).norm(dim=1).numpy()
-    gd_n = (g.double() - ghat.double()).norm(dim=1).numpy()
+    # fp32 norms are within a relative 1e-4 of the true ones (d < 10^4); inflate them by that.
+    # x - bf16(x) is exact in fp32 (it is the dropped low bits of x).
+    inflate = 1 + 1e-4 + d * _U32 * 2
+    qh_n = qhat.float().norm(dim=1).double().numpy() * inflate
+    gh_n = ghat.float().norm(dim=1).double().numpy() * inflate
+    qd_n = (q - qhat.float()).norm(dim=1).double().numpy() * inflate
+    gd_n = (g - ghat.float()).norm(dim=1).double().numpy() * inflate
     # split the gallery offset w into three bf16 parts (24 significant bits)
     w_parts, rest = [], w.copy()
     for _ in range(3 if w.any() else 0):
@@ -171,12 +199,11 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         rest = rest - p
     w_err = float(np.abs(rest).max()) if w_parts else 0.0
     w_abs = float(sum(np.abs(p) for p in w_parts).max()) if w_parts else 0.0
-    q_n = q.double().norm(dim=1).numpy()
-    g_n_max = float(g.double().norm(dim=1).max())
+    q_n = q.norm(dim=1).double().numpy() * inflate
+    g_n_max = float(g.norm(dim=1).max()) * inflate
     span = float(q_n.max() * g_n_max + np.abs(w).max() + 1.0)
     counter = _Counter(pq, ts, nq, span)
 
-    d = q.shape[1]
     k = d + 1 + len(w_parts)
     k_pad = -(-k // 16) * 16
     g_pad = -(-ng // 4) * 4
@@ -184,10 +211,13 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
     # |bf16-input dot - fp32 dot| (Cauchy-Schwarz on the rounding residuals) + fp32 accumulation of
     # the bf16 matmul + fp32 error of the exact re-scoring + the split of w + denormal flushing
     t_min = counter.t_min
-    E = (qh_n * gd_n.max() + qd_n * gh_n.max() + qd_n * gd_n.max() + w_err
-         + gamma(k) * (qh_n * gh_n.max() + np.abs(np.where(np.isfinite(t_min), t_min, 0)) + span + w_abs)
+    cs_max = qh_n * gd_n.max() + qd_n * (gh_n.max() + gd_n.max())
+    E0 = cs_max + w_err + 1e-3                # |shift| <= |t_min| + E; this over-estimates E
+    E = (cs_max + w_err
+         + gamma(k) * (qh_n * gh_n.max() + np.abs(np.where(np.isfinite(t_min), t_min, 0)) + 2 * E0 + w_abs)
          + gamma(d) * (q_n * g_n_max + np.abs(w).max()) + k * 2.0 ** -120)
     E = E * (1 + 1e-6) + 1e-12
+    E_rest = E - cs_max * (1 + 1e-6)          # for kept items the pair's own norms replace the maxima
     valid_q = np.flatnonzero(counter.m > 0)
     c_shift = np.zeros(nq)
     c_shift[valid_q] = _bf16_floor(t_min[valid_q] - E[valid_q] * 1.001)
@@ -198,13 +228,17 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
     for i, p in enumerate(w_parts):
         G[d + 1 + i, :ng] = torch.from_numpy(-p.astype(np.float32)).bfloat16()
     n_uncertain = n_cand = 0
+    timing = {"setup": time.perf_counter() - t_start, "matmul": 0.0, "filter": 0.0, "rescore": 0.0}
     for a in tqdm(range(0, len(valid_q), block), desc="ranking", unit="block", disable=not progress):
         qsel = valid_q[a:a + block]
         Q = torch.zeros(len(qsel), k_pad, dtype=torch.bfloat16)
         Q[:, :d] = qhat[torch.from_numpy(qsel)]
         Q[:, d] = torch.from_numpy(c_shift[qsel].astype(np.float32)).bfloat16()
         Q[:, d + 1:d + 1 + len(w_parts)] = 1.0
+        tic = time.perf_counter()
         A = torch.mm(Q, G).view(torch.int16).numpy()     # bf16 bit patterns
+        timing["matmul"] += time.perf_counter() - tic
+        tic = time.perf_counter()
         words = A.view(np.uint64)
         hit = np.flatnonzero((words & _SIGN) != _SIGN)      # a word holding a non-negative score
         lanes = (hit[:, None] * 4 + np.arange(4)).ravel()
@@ -218,16 +252,21 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         neg = g_pids[cols] != q_pids[qi]
         qi, cols, vals = qi[neg], cols[neg], vals[neg]
         approx = (vals.view(np.uint16).astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-        e = E[qi] + np.abs(approx) * 2.0 ** -6 + 1e-30
+        e = ((qh_n[qi] * gd_n[cols] + qd_n[qi] * (gh_n[cols] + gd_n[cols])) * (1 + 1e-6) + E_rest[qi]
+             + np.abs(approx) * (2.0 ** -8 * 1.01) + 1e-30)
         xh = approx + c_shift[qi]
         lo = counter.below(qi, xh - e)
         hi = counter.below(qi, xh + e)
         unsure = np.flatnonzero(lo != hi)
+        timing["filter"] += time.perf_counter() - tic
+        tic = time.perf_counter()
         if len(unsure):
             lo[unsure] = counter.below(qi[unsure], exact_scores(q, g, w, qi[unsure], cols[unsure]))
+        timing["rescore"] += time.perf_counter() - tic
         counter.add(qi, lo)
         n_cand += len(qi)
         n_uncertain += len(unsure)
     if stats is not None:
-        stats.update(candidates=n_cand, rescored=n_uncertain, max_error_bound=float(E.max()))
+        stats.update(candidates=n_cand, rescored=n_uncertain, max_error_bound=float(E.max()),
+                     timing={k: round(v, 3) for k, v in timing.items()})
     return pq, pg, ts, counter.neg_above(pq)
