@@ -1,0 +1,56 @@
+"""A PNG mosaic of mined tracklets: one row per tracklet, its crops in time order."""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cion.mining.tracklets import read_tracklets
+
+
+def tracklet_mosaic(out: str | Path, png: str | Path, max_tracklets: int = 12, crops_per_row: int = 8,
+                    cell: tuple[int, int] = (128, 64), video: str | None = None) -> Path:
+    """Draw up to `max_tracklets` of OUT/tracklets.jsonl (the longest ones, of `video` if given) into `png`.
+
+    Each row is one tracklet: its label, then its crops resized to `cell` (h, w) in frame order.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    rows: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for r in read_tracklets(out / "tracklets.jsonl"):
+        if video is None or r["video"] == video:
+            rows[(r["video"], r["tracklet"])].append(r)
+    if not rows:
+        raise ValueError(f"{out / 'tracklets.jsonl'} has no tracklets to draw")
+    chosen = sorted(rows, key=lambda k: (-len(rows[k]), k))[:max_tracklets]
+    chosen.sort()
+    h, w = cell
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(crops_per_row * w / 64 * 0.9, len(chosen) * h / 64 * 0.95),
+                             squeeze=False)
+    for ax, key in zip(axes[:, 0], chosen):
+        strip = np.full((h, crops_per_row * w, 3), 255, np.uint8)
+        items = sorted(rows[key], key=lambda r: r["frame"])[:crops_per_row]
+        for i, r in enumerate(items):
+            img = cv2.imread(str(out / r["file_path"]))
+            if img is not None:
+                strip[:, i * w:(i + 1) * w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        ax.imshow(strip[:, :, ::-1])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(f"{key[0]}\n#{key[1]}\nf{items[0]['frame']}-{items[-1]['frame']}", rotation=0,
+                      ha="right", va="center", fontsize=8)
+    fig.suptitle(f"{len(chosen)} of {len(rows)} mined tracklets (crops in time order)", fontsize=10)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=72)
+    plt.close(fig)
+    os.replace(tmp, png)
+    return png
