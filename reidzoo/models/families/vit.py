@@ -1,10 +1,18 @@
-"""ViT zoo entries and the mapping from the original release naming to timm's.
+"""ViT zoo entries: timm VisionTransformer with the IBN conv stem (``vit_*_reid_convstem``).
 
-PLACEHOLDER: release mapping not written yet (identity)."""
+The stem keeps the original TransReID-SSL names (``patch_embed.conv.{0..8}``, ``patch_embed.proj``)
+and the transformer part is timm's, whose names match the original ones (``cls_token``,
+``pos_embed`` of 1 + 16*8 tokens, ``blocks.*``, ``norm``); the release classifier ``fc`` was an
+``nn.Identity``. The mapping is therefore the identity and the output is the normalised class
+token (timm's token pooling).
+"""
+from .. import vit_convstem  # noqa: F401  (registers vit_*_reid_convstem with timm)
 from ..spec import ZooSpec
 
+_KW = {"img_size": (256, 128)}
+
 SPECS = [
-    ZooSpec('vit_tiny', 'ViT', 'vit_tiny_reid_convstem', 192, {'img_size': (256, 128)}),
-    ZooSpec('vit_small', 'ViT', 'vit_small_reid_convstem', 384, {'img_size': (256, 128)}),
-    ZooSpec('vit_base', 'ViT', 'vit_base_reid_convstem', 768, {'img_size': (256, 128)}),
+    ZooSpec("vit_tiny", "ViT", "vit_tiny_reid_convstem", 192, _KW),
+    ZooSpec("vit_small", "ViT", "vit_small_reid_convstem", 384, _KW),
+    ZooSpec("vit_base", "ViT", "vit_base_reid_convstem", 768, _KW),
 ]
