@@ -33,16 +33,13 @@ def group_sums(x: np.ndarray, labels: np.ndarray, n_groups: int) -> Tuple[np.nda
     """(n_groups, d) feature sums and (n_groups,) member counts; rows with label < 0 are ignored."""
     labels = np.asarray(labels)
     keep = labels >= 0
-    sums = torch.zeros(n_groups, x.shape[1], dtype=torch.float32)
-    if keep.all():
-        sums.index_add_(0, torch.from_numpy(labels.astype(np.int64, copy=False)), torch.from_numpy(x))
-    else:
-        idx = np.flatnonzero(keep)
-        for s in range(0, len(idx), 4 * CHUNK):
-            part = idx[s:s + 4 * CHUNK]
-            sums.index_add_(0, torch.from_numpy(labels[part].astype(np.int64)), torch.from_numpy(x[part]))
+    # Dropped rows are summed into a spare last row instead of being filtered out: filtering would
+    # copy the selected rows of x, the spare row costs nothing.
+    idx = np.where(keep, labels, n_groups).astype(np.int64, copy=False)
+    sums = torch.zeros(n_groups + 1, x.shape[1], dtype=torch.float32)
+    sums.index_add_(0, torch.from_numpy(idx), torch.from_numpy(x))
     counts = np.bincount(labels[keep], minlength=n_groups).astype(np.int64)
-    return sums.numpy(), counts
+    return sums[:n_groups].numpy(), counts
 
 
 def unit_centroids(sums: np.ndarray) -> np.ndarray:
@@ -54,19 +51,22 @@ def unit_centroids(sums: np.ndarray) -> np.ndarray:
 def distances_to_centroids(x: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
                            rows: Optional[np.ndarray] = None) -> np.ndarray:
     """Cosine distance of each sample (or of `rows`) to its own group's centroid; NaN when dropped."""
-    rows = np.arange(len(x)) if rows is None else np.asarray(rows)
-    out = np.full(len(rows), np.nan, dtype=np.float32)
-    for s in range(0, len(rows), CHUNK):
-        r = rows[s:s + CHUNK]
-        lab = labels[r]
+    n = len(x) if rows is None else len(rows)
+    out = np.full(n, np.nan, dtype=np.float32)
+    for s in range(0, n, CHUNK):
+        e = min(n, s + CHUNK)
+        if rows is None:
+            xs, lab = x[s:e], labels[s:e]   # a view: no copy of the features
+        else:
+            r = np.asarray(rows[s:e])
+            xs, lab = x[r], labels[r]
         ok = lab >= 0
         if not ok.any():
             continue
-        rr, ll = r[ok], lab[ok]
-        xs = torch.from_numpy(x[rr])
-        cs = torch.from_numpy(centroids[ll])
-        blk = out[s:s + CHUNK]
-        blk[ok] = 1.0 - (xs * cs).sum(1).numpy()
+        if not ok.all():
+            xs, lab = xs[ok], lab[ok]
+        blk = out[s:e]
+        blk[ok] = 1.0 - np.einsum("ij,ij->i", xs, centroids[lab])
     return out
 
 
@@ -100,7 +100,7 @@ def geometry(x: np.ndarray, labels: np.ndarray, n_groups: Optional[int] = None) 
     return GroupGeometry(cents, counts, radii, dist)
 
 
-def nearest_centroid_distances(centroids: np.ndarray, max_queries: int = 10000,
+def nearest_centroid_distances(centroids: np.ndarray, max_queries: int = 5000,
                                seed: int = 0, exclude_same: Optional[np.ndarray] = None) -> np.ndarray:
     """Distance from each centroid to its nearest *other* centroid (FAISS exact inner-product search).
 
@@ -141,7 +141,7 @@ def summarize(values: np.ndarray) -> Dict[str, float]:
 
 
 def criteria_stats(x: np.ndarray, labels: np.ndarray, radius: float, distance: float,
-                   max_queries: int = 10000) -> Tuple[Dict[str, object], np.ndarray, np.ndarray]:
+                   max_queries: int = 5000) -> Tuple[Dict[str, object], np.ndarray, np.ndarray]:
     """Both noise criteria over the current identities: radius <= r and nearest centroid >= d.
 
     Returns the report dict plus the raw radii and nearest-centroid distances (for histograms).

@@ -60,7 +60,7 @@ def _counts(before: np.ndarray, after: np.ndarray) -> Dict[str, int]:
 
 
 def run_round(corpus: Corpus, cfg: RoundConfig, log: Optional[Callable[[str], None]] = print,
-              progress: bool = True, max_queries: int = 10000) -> RoundResult:
+              progress: bool = True, max_queries: int = 5000) -> RoundResult:
     """One round of levels 1-3 on `corpus`, starting from its raw tracklets."""
     x = corpus.features
     raw = corpus.tracklet_labels()

@@ -97,7 +97,7 @@ def write_outputs(out_dir, corpus: Corpus, rounds: List[RoundResult], final: np.
     try:
         records = annotation_records(corpus.file_path, final)
         with open(stage.path(ANNOTATIONS), "w", encoding="utf-8") as fh:
-            json.dump(records, fh)
+            fh.write(json.dumps(records))  # dumps uses the C encoder; dump streams in Python
         with open(stage.path(DROPPED), "w", encoding="utf-8") as fh:
             for i in np.flatnonzero(final < 0):
                 rec = {"file_path": str(corpus.file_path[i]), "video": str(corpus.video_names[corpus.video[i]]),
