@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--num-shards", type=int, default=1, help="split the sorted video list into this many shares")
     g.add_argument("--overwrite", action="store_true", help="redo videos that are already mined")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--mosaic", metavar="PNG", help="also draw the longest tracklets of OUT into this PNG")
     return p
 
 
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{Path(a.out) / 'tracklets.jsonl'}")
     for f in s["failed"]:
         print(f"  failed: {f['path']}: {f['reason']}", file=sys.stderr)
+    if a.mosaic and s["index_lines"]:
+        from cion.mining.mosaic import tracklet_mosaic
+        print(f"mosaic: {tracklet_mosaic(a.out, a.mosaic)}")
     return 1 if s["failed"] else 0
 
 

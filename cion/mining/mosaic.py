@@ -31,8 +31,12 @@ def tracklet_mosaic(out: str | Path, png: str | Path, max_tracklets: int = 12, c
     chosen = sorted(rows, key=lambda k: (-len(rows[k]), k))[:max_tracklets]
     chosen.sort()
     h, w = cell
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(crops_per_row * w / 64 * 0.9, len(chosen) * h / 64 * 0.95),
-                             squeeze=False)
+    label_w = 0.9  # inches left of the strips for the labels
+    strip_w, strip_h = crops_per_row * w / 72, h / 72
+    fig_w, fig_h = strip_w + label_w + 0.1, len(chosen) * (strip_h + 0.06) + 0.4
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(fig_w, fig_h), squeeze=False)
+    fig.subplots_adjust(left=label_w / fig_w, right=1 - 0.1 / fig_w, bottom=0.05 / fig_h, top=1 - 0.35 / fig_h,
+                        hspace=0.06 / (strip_h + 0.06) * len(chosen) / max(len(chosen) - 1, 1))
     for ax, key in zip(axes[:, 0], chosen):
         strip = np.full((h, crops_per_row * w, 3), 255, np.uint8)
         items = sorted(rows[key], key=lambda r: r["frame"])[:crops_per_row]
@@ -43,10 +47,9 @@ def tracklet_mosaic(out: str | Path, png: str | Path, max_tracklets: int = 12, c
         ax.imshow(strip[:, :, ::-1])
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(f"{key[0]}\n#{key[1]}\nf{items[0]['frame']}-{items[-1]['frame']}", rotation=0,
-                      ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{len(chosen)} of {len(rows)} mined tracklets (crops in time order)", fontsize=10)
-    fig.tight_layout()
+        ax.text(-6, h / 2, f"{key[0]}\ntracklet {key[1]}\nframes\n{items[0]['frame']}-{items[-1]['frame']}",
+                ha="right", va="center", fontsize=8)
+    fig.suptitle(f"{len(chosen)} of {len(rows)} mined tracklets, crops in time order", fontsize=10)
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
