@@ -1,0 +1,134 @@
+"""The CION-AL identity-labelled set: annotation JSON + image root; unreadable images skipped and counted."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .augment import MultiCrop, stack_views
+
+log = logging.getLogger(__name__)
+PathLike = Union[str, os.PathLike]
+
+
+class AnnotationError(ValueError):
+    """An annotation file that cannot be used for pre-training."""
+
+
+def read_annotations(path: PathLike) -> List[Tuple[str, int]]:
+    """(file_path, id) pairs of a CION-AL annotation file, with clear errors for broken files."""
+    p = Path(path)
+    if not p.is_file():
+        raise AnnotationError(f"annotation file {p} does not exist; pass --annotations PATH "
+                              f"(the denoising stage writes annotations.json)")
+    try:
+        data = json.loads(p.read_text() or "null")
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"{p} is not valid JSON ({exc}); it may be truncated: regenerate it") from exc
+    if not isinstance(data, list):
+        raise AnnotationError(f"{p} must hold a JSON list of {{\"file_path\": ..., \"id\": ...}}, "
+                              f"found {type(data).__name__}")
+    if not data:
+        raise AnnotationError(f"{p} holds no images (empty list); check the denoising output")
+    out = []
+    for k, item in enumerate(data):
+        try:
+            out.append((str(item["file_path"]), int(item["id"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnnotationError(f"{p}: entry {k} ({str(item)[:80]}) lacks a file_path or integer id") from exc
+    return out
+
+
+def decode_rgb(path: str) -> Optional[np.ndarray]:
+    """uint8 RGB (H,W,3) or None when the file is missing or not a decodable image."""
+    try:
+        buf = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if buf.size == 0:
+        return None
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None or img.shape[0] < 2 or img.shape[1] < 2:
+        return None
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class CionALDataset(Dataset):
+    """Items are keyed by (index, seed): the seed drives the multi-crop, so data never depends on workers.
+
+    An unreadable image is replaced by another image of the same identity (tried in seeded order); the
+    failures travel with the batch so the trainer can count and log them.
+    """
+
+    def __init__(self, image_root: PathLike, annotations: Union[PathLike, Sequence[Tuple[str, int]]],
+                 multicrop: MultiCrop):
+        self.root = Path(image_root)
+        items = read_annotations(annotations) if isinstance(annotations, (str, os.PathLike)) else list(annotations)
+        if not items:
+            raise AnnotationError("the identity-labelled set holds no images")
+        self.paths = [str(self.root / fp) for fp, _ in items]
+        raw_ids = np.array([i for _, i in items], dtype=np.int64)
+        # contiguous labels whatever the file uses, so the sampler can index arrays by identity
+        uniq, self.labels = np.unique(raw_ids, return_inverse=True)
+        self.num_ids = len(uniq)
+        self.by_id: Dict[int, np.ndarray] = {}
+        groups = defaultdict(list)
+        for idx, lab in enumerate(self.labels.tolist()):
+            groups[lab].append(idx)
+        self.by_id = {k: np.asarray(v) for k, v in groups.items()}
+        self.multicrop = multicrop
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: Tuple[int, int]):
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        failed = []
+        img = decode_rgb(self.paths[index])
+        if img is None:
+            failed.append(self.paths[index])
+            for alt in rng.permutation(self.by_id[int(self.labels[index])]):
+                if alt == index:
+                    continue
+                img = decode_rgb(self.paths[alt])
+                if img is not None:
+                    break
+                failed.append(self.paths[alt])
+        views = None if img is None else self.multicrop(img, rng)
+        return views, int(self.labels[index]), failed
+
+
+class CollateIdentityBatch:
+    """Batch of P*K samples -> dict(views=[uint8 (B,3,h,w)] * ncrops, ids, failed, dropped).
+
+    An identity none of whose images decodes is dropped as a whole group of K, which keeps the
+    P x K layout the loss relies on.
+    """
+
+    def __init__(self, num_instances: int):
+        self.K = num_instances
+
+    def __call__(self, samples):
+        K = self.K
+        failed = [p for s in samples for p in s[2]]
+        keep, dropped = [], 0
+        for g in range(0, len(samples), K):
+            group = samples[g:g + K]
+            if any(s[0] is None for s in group):
+                dropped += 1
+                continue
+            keep.extend(group)
+        if not keep:
+            return {"views": None, "ids": torch.empty(0, dtype=torch.long), "failed": failed, "dropped": dropped}
+        return {"views": stack_views([s[0] for s in keep]),
+                "ids": torch.tensor([s[1] for s in keep], dtype=torch.long),
+                "failed": failed, "dropped": dropped}

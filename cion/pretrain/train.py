@@ -1,0 +1,374 @@
+"""The CION pre-training loop: identity-guided self-distillation, one readable loop in DINO's style."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .augment import MultiCrop, MultiCropConfig, normalize_views
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import PretrainConfig
+from .data import CionALDataset, CollateIdentityBatch
+from .head import DINOHead
+from .loss import IdentityDistillationLoss
+from .model import MultiCropNet, build_backbone, convert_sync_batchnorm
+from .optim import build_optimizer, param_groups
+from .sampler import IdentityBatchSampler, k_for_epoch
+from .schedules import cosine_schedule, teacher_temp_schedule
+
+log = logging.getLogger("cion.pretrain")
+LOG_NAME = "log.jsonl"
+MAX_LOGGED_FAILURES = 5
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+# ---------------------------------------------------------------- distributed setup
+def init_distributed(device: str = "auto") -> tuple[int, int, torch.device]:
+    """(rank, world size, device); torchrun's env starts a process group (nccl on GPU, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda requested but no CUDA device is visible; use device=cpu")
+    dev = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return rank, world, dev
+
+
+def _mean_across_ranks(x: float, device: torch.device) -> float:
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return x
+    t = torch.tensor([x], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t.item()) / dist.get_world_size()
+
+
+def _precision(cfg: PretrainConfig, device: torch.device):
+    """(autocast dtype or None, use GradScaler)."""
+    p = cfg.precision.lower()
+    if p == "auto":
+        if device.type != "cuda":
+            return None, False
+        p = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if p == "fp32":
+        return None, False
+    if p not in ("bf16", "fp16"):
+        raise ValueError(f"precision={cfg.precision!r}: choose auto, fp32, bf16 or fp16")
+    if device.type != "cuda" and p == "fp16":
+        raise ValueError("precision=fp16 needs a GPU; use fp32 (or bf16) on CPU")
+    return (torch.bfloat16 if p == "bf16" else torch.float16), p == "fp16"
+
+
+# ---------------------------------------------------------------- the run
+class Pretrainer:
+    """Builds data, networks, optimiser and schedules from a config; `fit()` runs the loop."""
+
+    def __init__(self, cfg: PretrainConfig, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        self.rank, self.world, self.device = init_distributed(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.out = Path(cfg.output_dir)
+        self.is_main = self.rank == 0
+        self.progress = progress and self.is_main
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+
+        # data
+        mc = MultiCropConfig(global_size=tuple(cfg.global_size), local_size=tuple(cfg.local_size),
+                             local_crops=cfg.local_crops, global_scale=tuple(cfg.global_scale),
+                             local_scale=tuple(cfg.local_scale))
+        self.ncrops = mc.ncrops
+        self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc))
+        self.steps_per_epoch = [self._epoch_len(e) for e in range(cfg.epochs)]
+
+        # networks
+        backbone, dim, resize = build_backbone(cfg.model, cfg.local_size, cfg.global_size, cfg.init_weights)
+        head = DINOHead(dim, cfg.out_dim, cfg.hidden_dim, cfg.bottleneck_dim, cfg.head_layers,
+                        cfg.use_bn_in_head, cfg.norm_last_layer)
+        student = convert_sync_batchnorm(MultiCropNet(backbone, head, resize), self.device).to(self.device)
+        self.teacher = copy.deepcopy(student)
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.student_module = student
+        if self.world > 1:
+            student = torch.nn.parallel.DistributedDataParallel(
+                student, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.teacher.load_state_dict(student.module.state_dict())  # DDP broadcast rank 0's init
+        self.student = student
+        self.criterion = IdentityDistillationLoss(cfg.out_dim, self.ncrops, cfg.teacher_temp, cfg.student_temp,
+                                                  cfg.center_momentum).to(self.device)
+
+        # optimisation
+        self.optimizer = build_optimizer(cfg.optimizer, param_groups(self.student_module))
+        self.amp_dtype, use_scaler = _precision(cfg, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        global_batch = cfg.batch_size_per_gpu * self.world
+        self.lr = cosine_schedule(cfg.lr * global_batch / 256.0, cfg.min_lr, self.steps_per_epoch, cfg.warmup_epochs)
+        self.wd = cosine_schedule(cfg.weight_decay, cfg.weight_decay_end, self.steps_per_epoch)
+        self.momentum = cosine_schedule(cfg.momentum_teacher, 1.0, self.steps_per_epoch)
+        self.teacher_temp = teacher_temp_schedule(cfg.warmup_teacher_temp, cfg.teacher_temp,
+                                                  cfg.warmup_teacher_temp_epochs, cfg.epochs)
+
+        self.epoch, self.step_in_epoch, self.it = 0, 0, 0
+        self.failed_images, self.dropped_groups = 0, 0
+        if resume:
+            self._resume()
+        elif self.is_main:
+            (self.out / LOG_NAME).write_text("")
+        if self.is_main:
+            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        self._tb = self._tensorboard() if cfg.tensorboard and self.is_main else None
+
+    # -- helpers
+    def _batch_layout(self, epoch: int) -> tuple[int, int]:
+        cfg = self.cfg
+        K = k_for_epoch(epoch, cfg.gradual_epochs, cfg.gradual_instances)
+        if cfg.batch_size_per_gpu % K:
+            raise ValueError(f"batch_size_per_gpu={cfg.batch_size_per_gpu} is not a multiple of K={K} "
+                             f"(gradual_instances {cfg.gradual_instances}); pick a batch size all K divide")
+        return cfg.batch_size_per_gpu // K, K
+
+    def _sampler(self, epoch: int, start_batch: int = 0) -> IdentityBatchSampler:
+        P, K = self._batch_layout(epoch)
+        return IdentityBatchSampler(self.dataset.labels, P, K, world_size=self.world, rank=self.rank,
+                                    seed=self.cfg.seed, epoch=epoch, start_batch=start_batch)
+
+    def _epoch_len(self, epoch: int) -> int:
+        n = len(self._sampler(epoch))
+        if n == 0:
+            raise ValueError(f"epoch {epoch} would hold no batch: {self.dataset.num_ids} identities are too few "
+                             f"for batch_size_per_gpu={self.cfg.batch_size_per_gpu} on {self.world} ranks")
+        cap = self.cfg.max_steps_per_epoch
+        return min(n, cap) if cap > 0 else n
+
+    def _loader(self, sampler: IdentityBatchSampler) -> DataLoader:
+        nw = self.cfg.num_workers
+        return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=CollateIdentityBatch(sampler.K),
+                          num_workers=nw, pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          prefetch_factor=4 if nw > 0 else None)
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("tensorboard=true but the tensorboard package is not installed; logging to JSONL only")
+            return None
+        return SummaryWriter(str(self.out / "tb"))
+
+    # -- checkpoints
+    def state(self) -> Dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimiser, scaler, center, position, RNG."""
+        return {
+            "student": self.student_module.state_dict(),
+            "teacher": self.teacher.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "center": self.criterion.center.detach().cpu(),
+            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "it": self.it,
+            "failed_images": self.failed_images, "dropped_groups": self.dropped_groups,
+            "config": self.cfg.to_dict(), "world_size": self.world, "rng": rng_state(),
+        }
+
+    def save(self) -> None:
+        """Atomic checkpoint from rank 0."""
+        if self.is_main:
+            save_checkpoint(self.state(), self.out / CHECKPOINT_NAME)
+            self._log({"event": "checkpoint", "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                       "it": self.it})
+        if self.world > 1:
+            dist.barrier()
+
+    def _resume(self) -> None:
+        path = self.out / CHECKPOINT_NAME
+        if not path.exists():
+            log.warning("--resume: no checkpoint at %s yet; starting from scratch", path)
+            if self.is_main:
+                (self.out / LOG_NAME).write_text("")
+            return
+        ck = load_checkpoint(path, map_location=self.device)
+        if ck["config"]["model"] != self.cfg.model:
+            raise ValueError(f"{path} holds a {ck['config']['model']} run, not {self.cfg.model}; "
+                             f"use another output_dir or the matching config")
+        self.student_module.load_state_dict(ck["student"])
+        self.teacher.load_state_dict(ck["teacher"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        if self.scaler and ck["scaler"]:
+            self.scaler.load_state_dict(ck["scaler"])
+        self.criterion.center.copy_(ck["center"].to(self.device))
+        self.epoch, self.step_in_epoch, self.it = ck["epoch"], ck["step_in_epoch"], ck["it"]
+        self.failed_images, self.dropped_groups = ck["failed_images"], ck["dropped_groups"]
+        set_rng_state({**ck["rng"], "torch": ck["rng"]["torch"].cpu()})
+        if self.is_main:  # drop log lines of steps the killed run did after this checkpoint
+            logp = self.out / LOG_NAME
+            lines = logp.read_text().splitlines() if logp.exists() else []
+            kept = [x for x in lines if x.strip() and json.loads(x).get("it", 0) <= self.it]
+            logp.write_text("".join(x + "\n" for x in kept))
+            log.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.step_in_epoch)
+
+    def _log(self, rec: Dict[str, Any]) -> None:
+        with open(self.out / LOG_NAME, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+    # -- one step
+    def train_step(self, batch: Dict[str, Any], K: int) -> float:
+        """Forward, loss, backward, clipped update, EMA teacher; returns the loss (mean over ranks)."""
+        cfg, it = self.cfg, min(self.it, len(self.lr) - 1)
+        for i, g in enumerate(self.optimizer.param_groups):
+            g["lr"] = float(self.lr[it])
+            if i == 0:
+                g["weight_decay"] = float(self.wd[it])
+        views = [normalize_views(v.to(self.device, non_blocking=True)) for v in batch["views"]]
+        tau_t = float(self.teacher_temp[min(self.epoch, len(self.teacher_temp) - 1)])
+        amp = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext())
+        with amp:
+            with torch.no_grad():
+                t_out = self.teacher(views[:2])
+            s_out = self.student(views)
+            loss = self.criterion(s_out, t_out, K, teacher_temp=tau_t)
+        value = _mean_across_ranks(loss.item(), self.device)
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"loss is {value} at epoch {self.epoch}, step {self.step_in_epoch} (iteration {self.it}); stopped. "
+                f"The last good checkpoint is {self.out / CHECKPOINT_NAME} (unchanged). Lower lr, use "
+                f"precision=fp32, or raise warmup_teacher_temp_epochs, then rerun with --resume.")
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if cfg.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(self.student_module.parameters(), cfg.clip_grad)
+        if self.epoch < cfg.freeze_last_layer:
+            for p in self.student_module.head.last_layer.parameters():
+                p.grad = None
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        with torch.no_grad():
+            m = float(self.momentum[it])
+            s_params = list(self.student_module.parameters())
+            t_params = list(self.teacher.parameters())
+            torch._foreach_mul_(t_params, m)
+            torch._foreach_add_(t_params, s_params, alpha=1 - m)
+        return value
+
+    # -- the loop
+    def fit(self) -> Dict[str, Any]:
+        """Train from the current position to the last epoch; checkpoints, logs and a loss/lr PNG."""
+        cfg = self.cfg
+        total = sum(self.steps_per_epoch)
+        bar = tqdm(total=total, initial=self.it, disable=not self.progress, unit="step", dynamic_ncols=True)
+        logged_failures = 0
+        try:
+            while self.epoch < cfg.epochs:
+                P, K = self._batch_layout(self.epoch)
+                n_steps = self.steps_per_epoch[self.epoch]
+                sampler = self._sampler(self.epoch, start_batch=self.step_in_epoch)
+                t_last = time.perf_counter()
+                for batch in self._loader(sampler):
+                    if self.step_in_epoch >= n_steps:
+                        break
+                    if batch["failed"] or batch["dropped"]:
+                        self.failed_images += len(batch["failed"])
+                        self.dropped_groups += batch["dropped"]
+                        for path in batch["failed"]:
+                            if logged_failures < MAX_LOGGED_FAILURES:
+                                log.warning("unreadable image skipped: %s", path)
+                                logged_failures += 1
+                    if batch["views"] is None:
+                        raise RuntimeError(f"no image of the {P} identities in a batch could be read "
+                                           f"(e.g. {batch['failed'][:2]}); check image_root={cfg.image_root}")
+                    loss = self.train_step(batch, K)
+                    self.it += 1
+                    self.step_in_epoch += 1
+                    now = time.perf_counter()
+                    ips = len(batch["ids"]) * self.world / max(now - t_last, 1e-9)
+                    t_last = now
+                    if self.is_main:
+                        rec = {"epoch": self.epoch, "step": self.step_in_epoch, "it": self.it, "loss": loss,
+                               "lr": float(self.optimizer.param_groups[0]["lr"]),
+                               "wd": float(self.optimizer.param_groups[0]["weight_decay"]),
+                               "momentum": float(self.momentum[min(self.it - 1, len(self.momentum) - 1)]),
+                               "K": K, "images_per_s": round(ips, 2), "failed_images": self.failed_images}
+                        self._log(rec)
+                        if self._tb:
+                            for k in ("loss", "lr", "wd", "momentum", "images_per_s"):
+                                self._tb.add_scalar(k, rec[k], self.it)
+                        bar.update(1)
+                        bar.set_postfix(epoch=self.epoch, K=K, loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
+                    if cfg.save_every_steps and self.it % cfg.save_every_steps == 0 and self.step_in_epoch < n_steps:
+                        self.save()
+                self.epoch += 1
+                self.step_in_epoch = 0
+                self.save()
+        finally:
+            bar.close()
+            if self.is_main:
+                plot_log(self.out / LOG_NAME, self.out / "loss_lr.png")
+        if self.failed_images and self.is_main:
+            log.warning("%d unreadable images were skipped (%d identity groups dropped); see %s",
+                        self.failed_images, self.dropped_groups, self.out / LOG_NAME)
+        return {"epochs": self.epoch, "iterations": self.it, "failed_images": self.failed_images,
+                "checkpoint": str(self.out / CHECKPOINT_NAME)}
+
+
+def plot_log(log_path: Path, png: Path) -> Optional[Path]:
+    """Loss and learning rate against iterations, from the JSONL log (written atomically)."""
+    recs = [json.loads(x) for x in Path(log_path).read_text().splitlines() if x.strip()] if log_path.exists() else []
+    recs = [r for r in recs if "loss" in r]
+    if not recs:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    its = [r["it"] for r in recs]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(its, [r["loss"] for r in recs], color="tab:blue", lw=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(its, [r["lr"] for r in recs], color="tab:orange", lw=1)
+    ax2.set_ylabel("learning rate", color="tab:orange")
+    ax.set_title("CION pre-training")
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png)
+    return png
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
+    """Run (or resume) a pre-training from a config; returns a summary dict."""
+    trainer = Pretrainer(cfg, resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
