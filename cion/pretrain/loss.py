@@ -7,6 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _atleast_fp32(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def _dist_on() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
@@ -45,14 +49,13 @@ class IdentityDistillationLoss(nn.Module):
         tau_t = self.teacher_temp if teacher_temp is None else teacher_temp
 
         # float32 for the softmaxes even under autocast: 65k-way softmax in half precision loses the loss
-        ls = F.log_softmax(student_output.float() / self.student_temp, dim=-1).view(V, P, K, -1)
-        q = F.softmax((teacher_output.float() - self.center) / tau_t, dim=-1).detach().view(2, P, K, -1)
+        ls = F.log_softmax(_atleast_fp32(student_output) / self.student_temp, dim=-1).view(V, P, K, -1)
+        q = F.softmax((_atleast_fp32(teacher_output) - self.center) / tau_t, dim=-1).detach().view(2, P, K, -1)
 
         # Per-image dot products q_g[b].ls_v[b] for the two teacher views against every student view,
         # and per-identity sums over the K images; everything below is sums over these.
-        diag = torch.einsum("gpkd,vpkd->gv", q, ls)                  # sum_b q_g[b].ls_v[b]
-        q_sum, ls_sum = q.sum(2), ls.sum(2)                           # (2,P,D), (V,P,D)
-        full = torch.einsum("gpd,vpd->gv", q_sum, ls_sum)             # sum_p (sum_i q)(sum_j ls)
+        diag = q.reshape(2, -1) @ ls.reshape(V, -1).T                 # (2,V): sum_b q_g[b].ls_v[b]
+        full = q.sum(2).reshape(2, -1) @ ls.sum(2).reshape(V, -1).T   # (2,V): sum_p (sum_i q)(sum_j ls)
         # CE over all images (mean over B) + pairs i != j (sum over pairs, mean over P)
         per_pair = -(diag / B + (full - diag) / P) / (K * (K - 1) + 1)
         mask = torch.ones(2, V, dtype=torch.bool, device=per_pair.device)
@@ -64,7 +67,7 @@ class IdentityDistillationLoss(nn.Module):
     @torch.no_grad()
     def update_center(self, teacher_output: torch.Tensor) -> None:
         """EMA of the teacher output mean over the global batch (all ranks)."""
-        total = teacher_output.float().sum(dim=0, keepdim=True)
+        total = _atleast_fp32(teacher_output).sum(dim=0, keepdim=True).to(self.center.dtype)
         count = torch.tensor([float(teacher_output.shape[0])], device=total.device)
         if _dist_on():
             dist.all_reduce(total)
@@ -77,8 +80,8 @@ def identity_loss_direct(student_output: torch.Tensor, teacher_output: torch.Ten
                          student_temp: float = 0.1) -> torch.Tensor:
     """The loss exactly as the formula reads (Python loops over views and instance pairs); for checks only."""
     K = num_instances
-    s_views = (student_output.float() / student_temp).chunk(ncrops)
-    q_views = F.softmax((teacher_output.float() - center) / teacher_temp, dim=-1).detach().chunk(2)
+    s_views = (_atleast_fp32(student_output) / student_temp).chunk(ncrops)
+    q_views = F.softmax((_atleast_fp32(teacher_output) - center) / teacher_temp, dim=-1).detach().chunk(2)
     total, n_terms = 0.0, 0
     for g, q in enumerate(q_views):
         for v, s in enumerate(s_views):
