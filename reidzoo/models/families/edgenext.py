@@ -9,7 +9,6 @@ over H x W and then applies the LayerNorm, and the release has no classifier.
 """
 from timm.models.edgenext import checkpoint_filter_fn
 
-from ..release import CheckpointError
 from ..spec import StateDict, ZooSpec
 
 
@@ -17,11 +16,16 @@ def from_release(state_dict: StateDict, model) -> StateDict:
     """mmaaz60/EdgeNeXt names (downsample_layers / stages.i.j / pwconv / norm) -> timm's EdgeNeXt."""
     try:
         return checkpoint_filter_fn(state_dict, model)
-    except RuntimeError as exc:
-        # timm reshapes 2-D weights to the model's shape; a different EdgeNeXt size cannot fit.
-        raise CheckpointError(
-            f"the checkpoint's EdgeNeXt weights do not fit this model ({str(exc).splitlines()[0]}); "
-            f"is it a checkpoint of another EdgeNeXt size?") from exc
+    except (KeyError, RuntimeError):
+        # timm's filter looks up and reshapes every 2-D tensor to the model's shape, so a tensor
+        # this model lacks or cannot hold (another EdgeNeXt size, an extra key) raises there.
+        # Rename without reshaping instead, and let the strict load report every mismatch.
+        pass
+    out: StateDict = {}
+    for key, value in state_dict.items():
+        (new_key, _), = checkpoint_filter_fn({key: value.reshape(-1)}, model).items()
+        out[new_key] = value
+    return out
 
 
 SPECS = [
