@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from cion.mining.detectors import DETECTOR_NAMES, TORCHVISION_MODELS, DetectorUnavailable  # noqa: E402
-from cion.mining.pipeline import MiningConfig, mine_videos  # noqa: E402
+from cion.mining.pipeline import MiningConfig, mine_videos, rebuild_index  # noqa: E402
 from cion.mining.tracking import TrackerConfig  # noqa: E402
 from cion.mining.tracklets import FilterConfig  # noqa: E402
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (every option maps to a MiningConfig field)."""
     fd, td = FilterConfig(), TrackerConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", help="video files and/or folders (searched recursively for video files)")
+    p.add_argument("inputs", nargs="*", help="video files and/or folders (searched recursively for video files)")
     p.add_argument("--out", required=True, help="output folder (created; finished videos in it are skipped)")
     g = p.add_argument_group("detection")
     g.add_argument("--detector", default="hog", choices=DETECTOR_NAMES,
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="redo videos that are already mined")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--mosaic", metavar="PNG", help="also draw the longest tracklets of OUT into this PNG")
+    p.add_argument("--index-only", action="store_true",
+                   help="mine nothing: rebuild OUT/tracklets.jsonl from the finished videos (e.g. after all "
+                        "shards of a job array are done)")
     return p
 
 
@@ -115,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if a.start is not None and a.end is not None and a.end <= a.start:
         print(f"error: --end ({a.end}) must be after --start ({a.start})", file=sys.stderr)
+        return 2
+
+    if a.index_only:
+        if not Path(a.out).is_dir():
+            print(f"error: {a.out} is not a folder of mined videos", file=sys.stderr)
+            return 2
+        print(f"{rebuild_index(a.out)} lines in {Path(a.out) / 'tracklets.jsonl'}")
+        return 0
+    if not a.inputs:
+        print("error: give at least one video file or folder (or --index-only)", file=sys.stderr)
         return 2
 
     def report(r: dict) -> None:

@@ -63,17 +63,26 @@ class MiningConfig:
         return asdict(self)
 
 
+_detector_cache: dict[tuple, Detector] = {}
+
+
 def make_detector(config: MiningConfig, video_stem: str | None = None) -> Detector:
-    """The detector for one video (the file detector needs the video's name to find its det.txt)."""
-    det_file = None
+    """The detector for one video (the file detector needs the video's name to find its det.txt).
+
+    Model detectors are built once per process and reused for every video it mines.
+    """
     if config.detector == "file":
         if config.detections is None:
             raise DetectorUnavailable("the file detector needs --detections PATH")
-        det_file = find_detection_file(config.detections, video_stem) if video_stem else None
-        if det_file is None:
+        if video_stem is None:
             raise DetectorUnavailable("the file detector needs a video name to find its detections")
-    return build_detector(config.detector, scale=config.detector_scale, weights=config.detector_weights,
-                          detections_file=det_file, model=config.detector_model, device=config.device)
+        return build_detector("file", detections_file=find_detection_file(config.detections, video_stem))
+    key = (config.detector, config.detector_scale, config.detector_weights, config.detector_model, config.device)
+    if key not in _detector_cache:
+        _detector_cache[key] = build_detector(config.detector, scale=config.detector_scale,
+                                              weights=config.detector_weights, model=config.detector_model,
+                                              device=config.device)
+    return _detector_cache[key]
 
 
 def check_detector(config: MiningConfig) -> None:
