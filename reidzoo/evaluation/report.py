@@ -1,0 +1,126 @@
+"""Evaluation runs behind tools/evaluate.py: saved features or a zoo model on a dataset."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from .evaluate import evaluate
+from .protocol import EvaluationInputError
+
+FEATURE_KEYS = ("qf", "gf", "q_pids", "g_pids", "q_camids", "g_camids")
+
+
+def load_features(path: str) -> dict:
+    """Arrays of a features .npz (qf, gf, q_pids, g_pids, q_camids, g_camids)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"features file {path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise EvaluationInputError(f"{path} is not a readable .npz file ({e}); save it with "
+                                   f"np.savez(path, qf=..., gf=..., q_pids=..., g_pids=..., q_camids=..., g_camids=...)")
+    missing = [k for k in FEATURE_KEYS if k not in data.files]
+    if missing:
+        raise EvaluationInputError(f"{path} lacks array(s) {missing}; it has {sorted(data.files)}. Expected: "
+                                   f"qf (Q x d), gf (G x d), q_pids, g_pids, q_camids, g_camids (int64)")
+    return {k: data[k] for k in FEATURE_KEYS}
+
+
+def summary_table(res: dict, title: str = "") -> str:
+    """The metrics as a small text table (percentages)."""
+    lines = [title] if title else []
+    lines.append(f"{'mAP':>8}{'R-1':>8}{'R-5':>8}{'R-10':>8}{'mINP':>8}   queries (valid / skipped)")
+    lines.append(f"{100 * res['mAP']:8.2f}{100 * res['rank1']:8.2f}{100 * res['rank5']:8.2f}"
+                 f"{100 * res['rank10']:8.2f}{100 * res['mINP']:8.2f}   "
+                 f"{res['num_valid_queries']} / {res['num_skipped_queries']}")
+    return "\n".join(lines)
+
+
+def write_results(out_dir: str, res: dict, **meta) -> str:
+    """Write ``out_dir/results.json`` atomically; returns its path."""
+    os.makedirs(out_dir, exist_ok=True)
+    doc = {k: res[k] for k in ("mAP", "rank1", "rank5", "rank10", "mINP", "num_valid_queries",
+                               "num_skipped_queries")}
+    doc["cmc"] = [float(x) for x in res["cmc"]]
+    doc.update(meta)
+    path = os.path.join(out_dir, "results.json")
+    fd, tmp = tempfile.mkstemp(suffix=".json", dir=out_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def extract_split(model, items, name: str, batch_size: int, device: Optional[str]):
+    """Features of (path, pid, camid) items; undecodable images are reported and dropped."""
+    import reidzoo
+    paths = [p for p, _, _ in items]
+    feats, failed = reidzoo.extract_features(model, paths, batch_size=batch_size, device=device,
+                                             return_failed=True, desc=f"{name} features")
+    keep = np.ones(len(items), bool)
+    keep[failed] = False
+    if failed:
+        shown = "\n  ".join(paths[i] for i in failed[:20])
+        more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
+        warnings.warn(f"{len(failed)} {name} image(s) could not be decoded and were left out:\n  {shown}{more}")
+    kept = [it for it, k in zip(items, keep) if k]
+    pids = np.array([pid for _, pid, _ in kept], np.int64)
+    cams = np.array([cam for _, _, cam in kept], np.int64)
+    return feats[keep], pids, cams, kept, [paths[i] for i in failed]
+
+
+def run_features(path: str, out_dir: Optional[str] = None, metric: str = "cosine", rerank: bool = False,
+                 max_rank: int = 50, progress: bool = True) -> dict:
+    """Evaluate a saved features file; with ``out_dir`` write results.json and cmc.png."""
+    t0 = time.perf_counter()
+    d = load_features(path)
+    res = evaluate(d["qf"], d["gf"], d["q_pids"], d["g_pids"], d["q_camids"], d["g_camids"],
+                   metric=metric, rerank=rerank, max_rank=max_rank, progress=progress)
+    if out_dir:
+        name = os.path.splitext(os.path.basename(path))[0]
+        write_results(out_dir, res, model=None, dataset=name, features=os.path.abspath(path), metric=metric,
+                      rerank=rerank, num_query=int(len(d["qf"])), num_gallery=int(len(d["gf"])),
+                      seconds=round(time.perf_counter() - t0, 3))
+        from .plots import plot_cmc
+        plot_cmc(res["cmc"], os.path.join(out_dir, "cmc.png"), title=f"CMC: {name}")
+    return res
+
+
+def run_model(model_name: str, dataset: str, root: Optional[str] = None, weights: Optional[str] = None,
+              out_dir: Optional[str] = None, metric: str = "cosine", rerank: bool = False, max_rank: int = 50,
+              batch_size: int = 64, device: Optional[str] = None, num_show: int = 8,
+              save_features: bool = False) -> dict:
+    """Extract features of a zoo model (name or hub folder) on a dataset and evaluate them."""
+    import reidzoo
+    from reidzoo.data import build_dataset
+    t0 = time.perf_counter()
+    ds = build_dataset(dataset, root)
+    model = reidzoo.load(model_name, weights=weights, device=device or "cpu")
+    qf, q_pids, q_cams, q_items, q_failed = extract_split(model, ds.query, "query", batch_size, device)
+    gf, g_pids, g_cams, g_items, g_failed = extract_split(model, ds.gallery, "gallery", batch_size, device)
+    res = evaluate(qf, gf, q_pids, g_pids, q_cams, g_cams, metric=metric, rerank=rerank, max_rank=max_rank,
+                   progress=True)
+    res["failed_images"] = q_failed + g_failed
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        write_results(out_dir, res, model=model_name, weights=weights, dataset=ds.name,
+                      dataset_dir=str(ds.dataset_dir), metric=metric, rerank=rerank,
+                      num_query=len(q_items), num_gallery=len(g_items), failed_images=res["failed_images"],
+                      seconds=round(time.perf_counter() - t0, 3))
+        if save_features:
+            np.savez(os.path.join(out_dir, "features.npz"), qf=qf, gf=gf, q_pids=q_pids, g_pids=g_pids,
+                     q_camids=q_cams, g_camids=g_cams)
+        from .plots import plot_cmc, plot_ranked
+        from .retrieval import ranked_lists
+        plot_cmc(res["cmc"], os.path.join(out_dir, "cmc.png"), title=f"CMC: {model_name} on {ds.name}")
+        show = np.linspace(0, len(q_items) - 1, min(num_show, len(q_items))).round().astype(int)
+        lists = ranked_lists(qf, gf, q_pids, g_pids, q_cams, g_cams, k=10, metric=metric, queries=show)
+        plot_ranked(q_items, g_items, lists, show, os.path.join(out_dir, "ranked.png"))
+    return res
