@@ -5,7 +5,8 @@ lighting variation, so r is the far-out Tukey fence Q3 + 3 * IQR of the sample-t
 distances. Junk crops and identity switches lie far beyond it; ordinary crops lie inside.
 
 d (centroid distance): two references that need no labels.
-  * different people: tracklets that share a frame of one video are different people for sure
+  * different people: tracklets of one video on screen together (overlapping frame spans) are
+    different people for sure
     (when frames are unknown, random tracklet pairs from different videos, which are different
     people with overwhelming probability in a large corpus);
   * the same person: the first and second half of one tracklet.
@@ -96,19 +97,13 @@ def _different_person_distances(corpus: Corpus, labels: np.ndarray, cents: np.nd
     """Centroid distances of pairs known (or nearly sure) to be different people, and their source."""
     ok = labels >= 0
     if corpus.frame is not None:
-        # Identities present in the same frame of the same video are different people.
-        fr = corpus.frame[ok]
-        key = corpus.video[ok] * (int(fr.max()) + 1) + fr
-        order = np.lexsort((labels[ok], key))
-        k, lab = key[order], labels[ok][order]
-        same = np.flatnonzero((k[1:] == k[:-1]) & (lab[1:] != lab[:-1]))
-        if len(same) >= 50:
-            a, b = lab[same], lab[same + 1]
-            pairs = np.unique(np.minimum(a, b) * len(cents) + np.maximum(a, b))
+        # Tracklets of one video on screen at the same time (overlapping frame spans) are different people.
+        pairs = _overlapping_pairs(corpus, labels)
+        if len(pairs) >= 50:
             if len(pairs) > max_pairs:
-                pairs = np.random.default_rng(seed).choice(pairs, max_pairs, replace=False)
-            a, b = pairs // len(cents), pairs % len(cents)
-            return (1.0 - (cents[a] * cents[b]).sum(1)).astype(np.float32), "tracklets sharing a frame"
+                pairs = pairs[np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)]
+            a, b = pairs[:, 0], pairs[:, 1]
+            return (1.0 - (cents[a] * cents[b]).sum(1)).astype(np.float32), "tracklets on screen together"
     live = np.unique(labels[ok])
     vid = np.full(len(cents), -1, np.int64)
     vid[labels[ok]] = corpus.video[ok]
@@ -116,8 +111,28 @@ def _different_person_distances(corpus: Corpus, labels: np.ndarray, cents: np.nd
     a = rng.choice(live, max_pairs)
     b = rng.choice(live, max_pairs)
     keep = vid[a] != vid[b]
-    a, b = a[keep], b[keep]
+    key = np.unique(np.minimum(a, b)[keep] * len(cents) + np.maximum(a, b)[keep])  # each pair once
+    a, b = key // len(cents), key % len(cents)
     return (1.0 - (cents[a] * cents[b]).sum(1)).astype(np.float32), "random tracklet pairs from different videos"
+
+
+def _overlapping_pairs(corpus: Corpus, labels: np.ndarray) -> np.ndarray:
+    """(P, 2) identity pairs of one video whose frame spans overlap."""
+    ok = labels >= 0
+    n_groups = int(labels.max()) + 1 if ok.any() else 0
+    first = np.full(n_groups, np.iinfo(np.int64).max)
+    last = np.full(n_groups, np.iinfo(np.int64).min)
+    np.minimum.at(first, labels[ok], corpus.frame[ok])
+    np.maximum.at(last, labels[ok], corpus.frame[ok])
+    vid = np.full(n_groups, -1, np.int64)
+    vid[labels[ok]] = corpus.video[ok]
+    out = []
+    for v in np.unique(vid[vid >= 0]):  # a video holds tens of tracklets: the k x k test is cheap
+        g = np.flatnonzero(vid == v)
+        over = (first[g][:, None] <= last[g][None, :]) & (first[g][None, :] <= last[g][:, None])
+        i, j = np.nonzero(np.triu(over, 1))
+        out.append(np.stack([g[i], g[j]], 1))
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
 def calibrate_distance(corpus: Corpus, labels: np.ndarray, seed: int = 0) -> Calibration:

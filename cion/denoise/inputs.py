@@ -24,6 +24,7 @@ class Tracklets:
     tracklet: np.ndarray
     frame: np.ndarray
     file_path: np.ndarray
+    bbox: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (N, 4) x, y, w, h (nan if absent)
     problems: Dict[str, object] = field(default_factory=dict)
 
 
@@ -39,7 +40,7 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
     if not jl.is_file():
         raise DenoiseInputError(f"{jl} not found: pass the output folder of tools/mine.py (it holds "
                                 f"tracklets.jsonl and the crops), or use --features FILE.npz")
-    cols: Dict[str, list] = {k: [] for k in REQUIRED_KEYS}
+    cols: Dict[str, list] = {k: [] for k in REQUIRED_KEYS + ("bbox",)}
     bad: List[str] = []
     n_bad = 0
     seen = set()
@@ -54,6 +55,8 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                 vals = [rec[k] for k in REQUIRED_KEYS]
                 vals[1], vals[2] = int(vals[1]), int(vals[2])
                 vals[0], vals[3] = str(vals[0]), str(vals[3])
+                box = rec.get("bbox")
+                box = [float(b) for b in box] if isinstance(box, list) and len(box) == 4 else [np.nan] * 4
             except (ValueError, KeyError, TypeError) as e:
                 n_bad += 1
                 bad.append(f"line {no}: {type(e).__name__}: {str(e)[:80]}")
@@ -63,7 +66,7 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                 dup.append(f"line {no}: {vals[3]}")
                 continue
             seen.add(vals[3])
-            for k, v in zip(REQUIRED_KEYS, vals):
+            for k, v in zip(REQUIRED_KEYS + ("bbox",), vals + [box]):
                 cols[k].append(v)
     problems: Dict[str, object] = {}
     _problem(problems, "bad_lines", bad, n_bad)
@@ -88,7 +91,8 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                                 f"{problems.get('missing_crops', {}).get('count', 0)} missing files, {n_bad} bad "
                                 f"lines); check that the crops were copied along with tracklets.jsonl")
     return Tracklets(root, np.asarray(cols["video"], dtype=str)[keep], np.asarray(cols["tracklet"], np.int64)[keep],
-                     np.asarray(cols["frame"], np.int64)[keep], fp[keep], problems)
+                     np.asarray(cols["frame"], np.int64)[keep], fp[keep],
+                     np.asarray(cols["bbox"], np.float64).reshape(-1, 4)[keep], problems)
 
 
 def read_features_npz(path) -> Dict[str, np.ndarray]:

@@ -119,13 +119,19 @@ def _merged_radius(x: np.ndarray, rows: np.ndarray, summed: np.ndarray) -> float
 # ---------------------------------------------------------------- level 2
 
 def _cooccurrence(local: np.ndarray, frames: np.ndarray, k: int) -> np.ndarray:
-    """(k, k) bool: identities that have a sample in the same frame (so cannot be one person)."""
+    """(k, k) bool: identities whose frame spans overlap, so they were on screen together.
+
+    Spans (first to last crop frame) rather than shared frames, because miners keep only a sample
+    of each track's crops: two people walking side by side rarely have crops of the very same frame.
+    A tracker never follows one person with two live tracks, so overlapping spans mean two people.
+    """
     if len(local) == 0:
         return np.zeros((k, k), bool)
-    fu, fi = np.unique(frames, return_inverse=True)
-    inc = np.zeros((k, len(fu)), np.float32)
-    inc[local, fi] = 1.0
-    co = (inc @ inc.T) > 0
+    first = np.full(k, np.iinfo(np.int64).max)
+    last = np.full(k, np.iinfo(np.int64).min)
+    np.minimum.at(first, local, frames)
+    np.maximum.at(last, local, frames)
+    co = (first[:, None] <= last[None, :]) & (first[None, :] <= last[:, None])
     np.fill_diagonal(co, False)
     return co
 
@@ -137,7 +143,8 @@ def level2(corpus: Corpus, labels: np.ndarray, strays: np.ndarray, radius: float
     `strays` are rows dropped by level 1. A stray joins the nearest identity of its video when it
     lies within r of that centroid (and, when frames are known, that identity has no crop in the
     stray's frame). Identities of one video whose centroids are closer than d merge, complete-linkage
-    style, never across identities that co-occur in a frame, and only when the merged radius stays
+    style, never across identities on screen at the same time (overlapping frame spans), and only
+    when the merged radius stays
     <= `merge_radius` (default r).
     """
     merge_radius = radius if merge_radius is None else merge_radius
