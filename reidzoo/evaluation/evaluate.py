@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .protocol import check_inputs, metrics_from_ranks, valid_positives
-from .ranking import count_bf16, count_fp32, prepare_features
+from .ranking import count_bf16, count_fp32, prepare_features, prepare_scaled
 
 
 def _bf16_is_fast() -> bool:
@@ -37,8 +37,8 @@ def evaluate(qf, gf, q_pids, g_pids, q_camids, g_camids, metric: str = "cosine",
         raise ValueError(f"engine must be 'auto', 'bf16' or 'fp32', got {engine!r}")
     t0 = time.perf_counter()
     pos = valid_positives(q_pids, g_pids, q_camids, g_camids)
-    q, g, w = prepare_features(qf, gf, metric)
     if rerank:
+        q, g, w = prepare_features(qf, gf, metric)
         from .rerank import rerank_block_scores
         block_scores = rerank_block_scores(q, g, metric=metric, progress=progress, **(rerank_params or {}))
         used = "fp32"
@@ -47,8 +47,12 @@ def evaluate(qf, gf, q_pids, g_pids, q_camids, g_camids, metric: str = "cosine",
         big = len(qf) * len(gf) >= 4_000_000
         used = engine if engine != "auto" else ("bf16" if big and _bf16_is_fast() else "fp32")
         if used == "bf16":
-            pq, _, _, neg_above = count_bf16(q, g, w, pos, g_pids, q_pids, progress=progress, stats=stats)
+            # the features are not copied: scores use their inverse norms as per-row scales
+            q, g, w, qs, gs = prepare_scaled(qf, gf, metric)
+            pq, _, _, neg_above = count_bf16(q, g, w, pos, g_pids, q_pids, q_scale=qs, g_scale=gs,
+                                             progress=progress, stats=stats)
         else:
+            q, g, w = prepare_features(qf, gf, metric)
             wt = torch.from_numpy(w.astype(np.float32))
 
             def block_scores(a: int, b: int) -> torch.Tensor:

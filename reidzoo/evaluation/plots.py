@@ -32,16 +32,15 @@ def plot_cmc(cmc: np.ndarray, path: str, title: str = "CMC", label: str = "") ->
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.plot(ranks, 100 * np.asarray(cmc), marker="o", markersize=2.5, label=label or None)
-    for r in (1, 5, 10):
-        if r <= len(cmc):
-            ax.annotate(f"R{r} {100 * cmc[r - 1]:.1f}", (r, 100 * cmc[r - 1]), textcoords="offset points",
-                        xytext=(6, -12), fontsize=8)
+    text = "\n".join(f"rank-{r}: {100 * cmc[r - 1]:.2f}%" for r in (1, 5, 10) if r <= len(cmc))
+    ax.text(0.97, 0.05, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+            bbox=dict(boxstyle="round", facecolor="white", alpha=0.8))
     ax.set_xlabel("rank")
     ax.set_ylabel("matching rate (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if label:
-        ax.legend(loc="lower right")
+        ax.legend(loc="center right")
     fig.tight_layout()
     return _atomic_write(path, lambda p: fig.savefig(p, format="png"))
 

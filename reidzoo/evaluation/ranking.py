@@ -50,9 +50,32 @@ def prepare_features(qf: np.ndarray, gf: np.ndarray, metric: str):
     return q, g, w
 
 
+def _row_norms(x: torch.Tensor, chunk: int = 8192) -> np.ndarray:
+    """L2 norms of rows in float64, computed in chunks (no full-size temporaries)."""
+    return np.concatenate([x[s:s + chunk].double().norm(dim=1).numpy() for s in range(0, len(x), chunk)]
+                          or [np.zeros(0)])
+
+
+def prepare_scaled(qf: np.ndarray, gf: np.ndarray, metric: str):
+    """(q, g, w, q_scale, g_scale) without copying the features: score = (q.g) q_scale g_scale - w.
+
+    For cosine, q and g are the caller's arrays and the scales are their inverse norms; for
+    Euclidean they are centred copies with unit scales (see `prepare_features`)."""
+    if metric == "euclidean":
+        q, g, w = prepare_features(qf, gf, metric)
+        return q, g, w, np.ones(len(q)), np.ones(len(g))
+    if metric != "cosine":
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    q = torch.from_numpy(np.ascontiguousarray(qf, dtype=np.float32))
+    g = torch.from_numpy(np.ascontiguousarray(gf, dtype=np.float32))
+    return q, g, np.zeros(len(g)), 1.0 / np.maximum(_row_norms(q), 1e-12), 1.0 / np.maximum(_row_norms(g), 1e-12)
+
+
 def exact_scores(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, qi: np.ndarray, gi: np.ndarray,
-                 chunk: int = 1 << 20, width: int = 256) -> np.ndarray:
-    """fp32 dot products of the given pairs minus the gallery offset (float64 result).
+                 chunk: int = 1 << 20, width: int = 256, q_scale: Optional[np.ndarray] = None,
+                 g_scale: Optional[np.ndarray] = None) -> np.ndarray:
+    """fp32 dot products of the given pairs (times optional per-row scales) minus the gallery
+    offset (float64 result).
 
     Pairs are grouped by query and handed to FAISS's gathered inner-product kernel, which reads
     each query once and the gallery rows in place (no copy of gathered rows)."""
@@ -77,7 +100,10 @@ def exact_scores(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, qi: np.ndarray
         ip = np.zeros(ids.shape, np.float32)
         faiss.fvec_inner_products_by_idx(faiss.swig_ptr(ip), faiss.swig_ptr(x), faiss.swig_ptr(gn),
                                          faiss.swig_ptr(ids), d, len(ids), width)
-        out[sel] = ip[row, col].astype(np.float64) - w[gs]
+        v = ip[row, col].astype(np.float64)
+        if q_scale is not None:
+            v *= q_scale[qs] * g_scale[gs]
+        out[sel] = v - w[gs]
     return out
 
 
@@ -173,22 +199,36 @@ def _bf16_floor(x: np.ndarray) -> np.ndarray:
     return r
 
 
+def _bf16_rows(x: torch.Tensor, scale: np.ndarray, out: torch.Tensor, chunk: int = 8192):
+    """Write bf16(x * scale) into out[:, :d]; return norms of the bf16 rows and of the residuals
+    x * scale - bf16(x * scale) (exact in fp32: the dropped low bits), both inflated to be safe."""
+    d = x.shape[1]
+    h_n = np.empty(len(x))
+    r_n = np.empty(len(x))
+    sc = torch.from_numpy(scale.astype(np.float32))
+    for s in range(0, len(x), chunk):
+        xs = x[s:s + chunk] * sc[s:s + chunk, None]
+        xh = xs.bfloat16()
+        out[s:s + chunk, :d] = xh
+        xhf = xh.float()
+        h_n[s:s + chunk] = xhf.double().norm(dim=1).numpy()
+        r_n[s:s + chunk] = (xs - xhf).double().norm(dim=1).numpy()
+    return h_n, r_n
+
+
 def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, g_pids: np.ndarray,
-               q_pids: np.ndarray, block: int = 1024, progress: bool = False, stats: Optional[dict] = None):
-    """Exact counts from a bf16 pass plus fp32 re-scoring of the items it leaves in doubt."""
+               q_pids: np.ndarray, q_scale: Optional[np.ndarray] = None, g_scale: Optional[np.ndarray] = None,
+               block: int = 1024, progress: bool = False, stats: Optional[dict] = None):
+    """Exact counts from a bf16 pass plus fp32 re-scoring of the items it leaves in doubt.
+
+    Scores are (q.g) * q_scale * g_scale - w with the dot product in fp32 (`exact_scores`)."""
     t_start = time.perf_counter()
     nq, ng = len(q), len(g)
     d = q.shape[1]
-    t = exact_scores(q, g, w, pos.q, pos.g)
+    q_scale = np.ones(nq) if q_scale is None else q_scale
+    g_scale = np.ones(ng) if g_scale is None else g_scale
+    t = exact_scores(q, g, w, pos.q, pos.g, q_scale=q_scale, g_scale=g_scale)
     pq, pg, ts = _sort_positives(pos, t)
-    qhat, ghat = _bf16(q), _bf16(g)
-    # fp32 norms are within a relative 1e-4 of the true ones (d < 10^4); inflate them by that.
-    # x - bf16(x) is exact in fp32 (it is the dropped low bits of x).
-    inflate = 1 + 1e-4 + d * _U32 * 2
-    qh_n = qhat.float().norm(dim=1).double().numpy() * inflate
-    gh_n = ghat.float().norm(dim=1).double().numpy() * inflate
-    qd_n = (q - qhat.float()).norm(dim=1).double().numpy() * inflate
-    gd_n = (g - ghat.float()).norm(dim=1).double().numpy() * inflate
     # split the gallery offset w into three bf16 parts (24 significant bits)
     w_parts, rest = [], w.copy()
     for _ in range(3 if w.any() else 0):
@@ -197,13 +237,25 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         rest = rest - p
     w_err = float(np.abs(rest).max()) if w_parts else 0.0
     w_abs = float(sum(np.abs(p) for p in w_parts).max()) if w_parts else 0.0
-    q_n = q.norm(dim=1).double().numpy() * inflate
-    g_n_max = float(g.norm(dim=1).max()) * inflate
-    span = float(q_n.max() * g_n_max + np.abs(w).max() + 1.0)
-    counter = _Counter(pq, ts, nq, span)
-
     k = d + 1 + len(w_parts)
     k_pad = -(-k // 16) * 16
+    G = torch.zeros(ng, k_pad, dtype=torch.bfloat16)     # row-major; the matmul reads it transposed
+    Qh = torch.zeros(nq, k_pad, dtype=torch.bfloat16)
+    gh_n, gd_n = _bf16_rows(g, g_scale, G)
+    qh_n, qd_n = _bf16_rows(q, q_scale, Qh)
+    # norms: fp64 of fp32 values; the scaled fp32 rows differ from the exact scaled rows by
+    # <= 2 ulp per element, i.e. a relative 2^-22 that `rel` covers together with the rounding
+    rel = 1 + 1e-5
+    gh_n, gd_n, qh_n = gh_n * rel, gd_n * rel + 2.0 ** -22 * gh_n, qh_n * rel
+    qd_n = qd_n * rel + 2.0 ** -22 * qh_n
+    q_n = qh_n + qd_n
+    g_n_max = float((gh_n + gd_n).max())
+    span = float(q_n.max() * g_n_max + np.abs(w).max() + 1.0)
+    counter = _Counter(pq, ts, nq, span)
+    G[:, d] = -1.0
+    for i, p in enumerate(w_parts):
+        G[:, d + 1 + i] = torch.from_numpy(-p.astype(np.float32)).bfloat16()
+
     gamma = lambda n: n * _U32 / (1 - n * _U32)
     # |bf16-input dot - fp32 dot| (Cauchy-Schwarz on the rounding residuals) + fp32 accumulation of
     # the bf16 matmul + fp32 error of the exact re-scoring + the split of w + denormal flushing
@@ -219,17 +271,11 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
     c_shift = np.zeros(nq)
     c_shift[valid_q] = _bf16_floor(t_min[valid_q] - E[valid_q] * 1.001)
 
-    G = torch.zeros(ng, k_pad, dtype=torch.bfloat16)     # row-major; the matmul reads it transposed
-    G[:, :d] = ghat
-    G[:, d] = -1.0
-    for i, p in enumerate(w_parts):
-        G[:, d + 1 + i] = torch.from_numpy(-p.astype(np.float32)).bfloat16()
     n_uncertain = n_cand = 0
     timing = {"setup": time.perf_counter() - t_start, "matmul": 0.0, "filter": 0.0, "rescore": 0.0}
     for a in tqdm(range(0, len(valid_q), block), desc="ranking", unit="block", disable=not progress):
         qsel = valid_q[a:a + block]
-        Q = torch.zeros(len(qsel), k_pad, dtype=torch.bfloat16)
-        Q[:, :d] = qhat[torch.from_numpy(qsel)]
+        Q = Qh[torch.from_numpy(qsel)]
         Q[:, d] = torch.from_numpy(c_shift[qsel].astype(np.float32)).bfloat16()
         Q[:, d + 1:d + 1 + len(w_parts)] = 1.0
         tic = time.perf_counter()
@@ -254,7 +300,8 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         timing["filter"] += time.perf_counter() - tic
         tic = time.perf_counter()
         if len(unsure):
-            lo[unsure] = counter.below(qi[unsure], exact_scores(q, g, w, qi[unsure], cols[unsure]))
+            lo[unsure] = counter.below(qi[unsure], exact_scores(q, g, w, qi[unsure], cols[unsure],
+                                                                        q_scale=q_scale, g_scale=g_scale))
         timing["rescore"] += time.perf_counter() - tic
         counter.add(qi, lo)
         n_cand += len(qi)

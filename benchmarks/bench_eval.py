@@ -1,0 +1,111 @@
+"""Evaluator benchmark: `tools/evaluate.py --features` vs fast-reid 1.4.0 (distance matrix + Cython
+`evaluate_rank`), each a whole process on the same synthetic features, at Market-1501 and MSMT17
+scale (d = 768). Prints wall time, peak memory (max RSS), their ratios and the metric differences.
+
+    python benchmarks/bench_eval.py                       # both scales
+    python benchmarks/bench_eval.py --scales market1501   # the cheap one only
+
+fast-reid is pip-installed (no deps) into a throw-away folder (default /tmp/fastreid_pkg) and its
+Cython ranking module is built there with a throw-away Cython; nothing enters the project's env.
+The MSMT17-scale fast-reid process needs ~12 GB of memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from eval_synthetic_features import SCALES, write_npz  # noqa: E402
+
+
+def ensure_fastreid(pkg_dir: str) -> None:
+    """Install fastreid==1.4.0 into pkg_dir and build its Cython rank module (once)."""
+    cylib = os.path.join(pkg_dir, "fastreid", "evaluation", "rank_cylib")
+    if os.path.isdir(cylib) and any(f.startswith("rank_cy") and f.endswith(".so") for f in os.listdir(cylib)):
+        return
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["--no-deps", "--target", pkg_dir, "fastreid==1.4.0"], check=True)
+    build_deps = os.path.join(pkg_dir, "_build_deps")
+    subprocess.run(pip + ["--target", build_deps, "cython", "setuptools"], check=True)
+    env = dict(os.environ, PYTHONPATH=build_deps)
+    subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=cylib, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def timed(cmd) -> tuple:
+    """Run a command; return (wall seconds, peak RSS in GiB) of that process and its children."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    return wall, usage.ru_maxrss / 2 ** 20
+
+
+def run_scale(scale: str, work: str, fastreid_dir: str, skip_fastreid: bool) -> dict:
+    feats = os.path.join(work, f"{scale}_d768.npz")
+    if not os.path.exists(feats):
+        print(f"[{scale}] writing synthetic features {SCALES[scale][:2]} x 768 ...", flush=True)
+        write_npz(feats, scale)
+    out = os.path.join(work, f"{scale}_ours")
+    print(f"[{scale}] ours: tools/evaluate.py --features ...", flush=True)
+    t_ours, m_ours = timed([sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), "--features", feats,
+                            "--out", out])
+    ours = json.load(open(os.path.join(out, "results.json")))
+    row = {"scale": scale, "ours_s": t_ours, "ours_gib": m_ours, "ours": ours}
+    if not skip_fastreid:
+        fr_json = os.path.join(work, f"{scale}_fastreid.json")
+        print(f"[{scale}] fast-reid: build_dist + evaluate_rank (Cython) ...", flush=True)
+        t_fr, m_fr = timed([sys.executable, os.path.join(HERE, "eval_fastreid_side.py"), feats, fr_json,
+                            "--fastreid", fastreid_dir])
+        fr = json.load(open(fr_json))
+        row.update(fastreid_s=t_fr, fastreid_gib=m_fr, fastreid=fr,
+                   diff={k: abs(ours[k] - fr[k]) for k in ("mAP", "mINP", "rank1", "rank5", "rank10")},
+                   cmc_diff=max(abs(a - b) for a, b in zip(ours["cmc"], fr["cmc"])))
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scales", nargs="+", default=["market1501", "msmt17"], choices=sorted(SCALES))
+    p.add_argument("--fastreid-dir", default="/tmp/fastreid_pkg")
+    p.add_argument("--workdir", default="/tmp/reidzoo_bench_eval")
+    p.add_argument("--skip-fastreid", action="store_true", help="time only our evaluator")
+    a = p.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    if not a.skip_fastreid:
+        ensure_fastreid(a.fastreid_dir)
+    rows = [run_scale(s, a.workdir, a.fastreid_dir, a.skip_fastreid) for s in a.scales]
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    print(f"{'scale':<11}{'Q x G':>15}{'ours s':>9}{'ours GiB':>10}{'fast-reid s':>13}{'fr GiB':>8}"
+          f"{'speed-up':>10}{'mem ratio':>11}{'|dmAP|':>10}{'|dmINP|':>10}{'|dCMC|':>10}")
+    for r in rows:
+        nq, ng = SCALES[r["scale"]][:2]
+        line = f"{r['scale']:<11}{f'{nq} x {ng}':>15}{r['ours_s']:9.2f}{r['ours_gib']:10.2f}"
+        if "fastreid_s" in r:
+            line += (f"{r['fastreid_s']:13.2f}{r['fastreid_gib']:8.2f}{r['fastreid_s'] / r['ours_s']:9.1f}x"
+                     f"{r['ours_gib'] / r['fastreid_gib']:11.3f}{r['diff']['mAP']:10.1e}{r['diff']['mINP']:10.1e}"
+                     f"{r['cmc_diff']:10.1e}")
+        print(line)
+        print(f"{'':<11}ours: mAP {100 * r['ours']['mAP']:.2f}  R1 {100 * r['ours']['rank1']:.2f}  "
+              f"mINP {100 * r['ours']['mINP']:.2f}")
+    with open(os.path.join(a.workdir, "bench_eval.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
