@@ -64,7 +64,7 @@ def main() -> int:
         if a.synthetic:
             world = Path(a.synthetic)
         else:
-            from reidzoo.data.synthetic.videos import make_videos
+            from reidzoo.data.synthetic import make_videos
             world = tmp / "world"
             t0 = time.perf_counter()
             make_videos(world, n_videos=a.videos, people_per_video=a.people, frames=a.frames, seed=a.seed,

@@ -27,7 +27,7 @@ cv2.setNumThreads(2)
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
     """Three short synthetic clips with ground truth (reidzoo.data.synthetic)."""
-    from reidzoo.data.synthetic.videos import make_videos
+    from reidzoo.data.synthetic import make_videos
     root = tmp_path_factory.mktemp("mining") / "world"
     make_videos(root, n_videos=3, people_per_video=4, frames=120, seed=7, progress=False)
     return root
@@ -90,6 +90,16 @@ def test_parse_mot_detections_reports_bad_lines(tmp_path):
     d = FileDetector(det)
     assert len(d.detect(np.zeros((10, 10, 3), np.uint8), 0)) == 1  # frame index 0 is file frame 1
     assert len(d.detect(np.zeros((10, 10, 3), np.uint8), 5)) == 0
+
+
+def test_frames_follow_stride_and_time_range(synthetic):
+    from cion.mining.video import iter_frames, probe_video
+    video = synthetic / "videos" / "vid000.avi"
+    info = probe_video(video)
+    assert info.fps == 25.0 and info.frame_count == 120 and (info.width, info.height) == (640, 360)
+    got = [i for i, frame in iter_frames(video, stride=5, start_s=1.0, end_s=2.0)]
+    assert got == [25, 30, 35, 40, 45]
+    assert len(list(iter_frames(video, stride=50))) == 3
 
 
 # ---------------------------------------------------------------- detectors
