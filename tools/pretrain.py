@@ -12,7 +12,8 @@ Any config key can be overridden: `--set epochs=3 batch_size_per_gpu=64 output_d
 The run folder (output_dir) gets checkpoint.pth (every epoch and every save_every_steps steps),
 log.jsonl (one line per step), loss_lr.png, config.yaml; export the teacher backbone with
 tools/export_pretrained.py.
-A toy identity set for trying it out: `python tools/pretrain.py --make-toy-set datasets/toy_cional`.
+A toy identity set for trying it out: `python tools/pretrain.py --make-toy-set datasets/toy_cional`;
+a Market-1501-style folder (e.g. the synthetic world) becomes one with `--annotate-market ROOT`.
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pth")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
     ap.add_argument("--make-toy-set", metavar="DIR", help="write a small synthetic CION-AL set to DIR and exit")
+    ap.add_argument("--annotate-market", metavar="ROOT",
+                    help="write ROOT/cional_annotations.json for the training split of a Market-1501-style "
+                         "folder (e.g. the synthetic world) and exit; then use image_root=ROOT")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -38,6 +42,11 @@ def main(argv=None) -> int:
         from cion.pretrain.toyset import make_toy_cional
         root = make_toy_cional(args.make_toy_set)
         print(f"wrote {root}/annotations.json and {root}/images/")
+        return 0
+    if args.annotate_market:
+        from cion.pretrain.data import annotations_from_market
+        out = annotations_from_market(args.annotate_market)
+        print(f"wrote {out}; pass --image-root {out.parent} --annotations {out}")
         return 0
     from cion.pretrain.config import load_config
     from cion.pretrain.train import TrainingDiverged, pretrain

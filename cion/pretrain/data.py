@@ -132,3 +132,24 @@ class CollateIdentityBatch:
         return {"views": stack_views([s[0] for s in keep]),
                 "ids": torch.tensor([s[1] for s in keep], dtype=torch.long),
                 "failed": failed, "dropped": dropped}
+
+
+def annotations_from_market(market_root: PathLike, out_json: Optional[PathLike] = None) -> Path:
+    """Write a CION-AL annotation file for the training split of a Market-1501-style folder.
+
+    The image root of the result is the dataset folder itself (the file paths start with
+    bounding_box_train/); handy for pre-training on the synthetic world or on Market-1501.
+    """
+    from reidzoo.data import Market1501
+
+    ds = Market1501(market_root, relabel_train=True)
+    base = Path(ds.train[0][0]).parent.parent if ds.train else Path(market_root)
+    items = sorted(({"file_path": os.path.relpath(p, base), "id": int(pid)} for p, pid, _ in ds.train),
+                   key=lambda x: (x["id"], x["file_path"]))
+    if not items:
+        raise AnnotationError(f"{market_root} has no training images")
+    out = Path(out_json) if out_json else base / "cional_annotations.json"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(items))
+    tmp.replace(out)
+    return out
