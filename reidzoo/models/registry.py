@@ -120,3 +120,8 @@ def list_models(as_rows: bool = True) -> List[Dict[str, Any]]:
             "msmt17_rank1": p.get("msmt17_rank1"),
         })
     return rows
+
+
+# Import every family now: that registers the architectures timm lacks (ResNet-IBN-a, conv-stem
+# ViT, RepViT re-ID variant), so `import reidzoo` is enough for timm.create_model / local-dir:.
+_zoo()
