@@ -1,0 +1,62 @@
+"""Fine-tuning configuration: plain data, read from YAML, overridable from the command line."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+
+@dataclass
+class FinetuneConfig:
+    """Every knob of a fine-tuning run (defaults: the BoT strong baseline, scaled for short runs)."""
+
+    model: str = "resnet50_ibn"          # zoo name
+    init: Optional[str] = None           # hub folder / release .pth / pre-training export; None = `pretrained`
+    pretrained: bool = False             # without `init`: True = zoo weights from the Hub, False = random
+    dataset: str = "market1501"          # market1501 | msmt17 | synthetic (Market-format folder)
+    root: Optional[str] = None           # data root (default env REIDZOO_DATA or datasets/)
+    epochs: int = 60
+    p: int = 16                          # identities per batch
+    k: int = 4                           # images per identity
+    optimizer: str = "adam"              # adam | sgd
+    lr: float = 3.5e-4
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 10
+    schedule: str = "cosine"             # cosine | step
+    steps: tuple = (40, 55)              # epochs of the x0.1 steps for schedule=step
+    min_lr: float = 1e-6
+    label_smoothing: float = 0.1
+    triplet_margin: Optional[float] = 0.3  # None = soft margin
+    id_weight: float = 1.0
+    triplet_weight: float = 1.0
+    flip: float = 0.5
+    pad: int = 10
+    erasing: float = 0.5
+    eval_every: int = 10
+    batch_size_eval: int = 128
+    num_workers: int = 2
+    max_iters_per_epoch: Optional[int] = None  # cap for quick runs
+    seed: int = 0
+    device: str = "cpu"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: Path, **overrides: Any) -> "FinetuneConfig":
+        """Read a YAML config; unknown keys are an error naming them."""
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(data) - known)
+        if bad:
+            raise ValueError(f"{path}: unknown config keys {bad}; known: {sorted(known)}")
+        if "steps" in data:
+            data["steps"] = tuple(data["steps"])
+        return cls(**data)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON/YAML-friendly plain dict."""
+        d = asdict(self)
+        d["steps"] = list(d["steps"])
+        return d

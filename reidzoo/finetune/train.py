@@ -1,0 +1,209 @@
+"""The fine-tuning loop: P x K batches, ID + triplet losses, warm-up + cosine/step, eval, checkpoints."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..features import extract_features
+from ..hub import save_hub_folder
+from ..loading import load
+from .config import FinetuneConfig
+from ..data.base import relabel
+from .data import PKSampler, TrainSet, load_dataset, train_transform
+from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
+from .model import BNNeckModel
+
+CONFIG_FILE = "finetune_config.json"
+
+
+class RunDirError(RuntimeError):
+    """A run directory that holds another run."""
+
+
+def lr_at(cfg: FinetuneConfig, epoch: float) -> float:
+    """Learning rate at a (fractional) epoch: linear warm-up, then cosine to min_lr or steps."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.lr * (0.1 + 0.9 * epoch / max(cfg.warmup_epochs, 1))
+    if cfg.schedule == "step":
+        return cfg.lr * 0.1 ** sum(epoch >= s for s in cfg.steps)
+    t = (epoch - cfg.warmup_epochs) / max(cfg.epochs - cfg.warmup_epochs, 1)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary name, then rename: a failed write (disk full) keeps the old file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> None:
+    """Create the run dir; refuse one holding a different run unless resume/overwrite says so."""
+    cfg_file = run_dir / CONFIG_FILE
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if overwrite:
+            shutil.rmtree(run_dir)
+        elif resume:
+            if cfg_file.exists():
+                old = json.loads(cfg_file.read_text())
+                if old != cfg.to_dict():
+                    diff = sorted(k for k in set(old) | set(cfg.to_dict()) if old.get(k) != cfg.to_dict().get(k))
+                    raise RunDirError(f"{run_dir} holds a run with a different config (differs in {diff}); "
+                                      f"use another --out or --overwrite")
+        else:
+            raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or --overwrite "
+                              f"to replace it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text(json.dumps(cfg.to_dict(), indent=2))
+
+
+def build_backbone(cfg: FinetuneConfig) -> torch.nn.Module:
+    """The starting backbone: a hub folder / release / export (`init`), zoo weights, or random."""
+    if cfg.init:
+        return load(cfg.model, weights=cfg.init)
+    return load(cfg.model, pretrained=cfg.pretrained)
+
+
+def evaluate_backbone(backbone: torch.nn.Module, dataset, cfg: FinetuneConfig, progress: bool = True) -> Dict[str, Any]:
+    """mAP/CMC/mINP of the backbone's features (cosine) on the dataset's query/gallery."""
+    from ..evaluation import evaluate
+    q, g = dataset.query, dataset.gallery
+    kw = dict(batch_size=cfg.batch_size_eval, normalize=True, num_workers=cfg.num_workers, progress=progress)
+    qf = extract_features(backbone, [p for p, _, _ in q], desc="query", **kw)
+    gf = extract_features(backbone, [p for p, _, _ in g], desc="gallery", **kw)
+    res = evaluate(qf, gf, np.array([x[1] for x in q]), np.array([x[1] for x in g]),
+                   np.array([x[2] for x in q]), np.array([x[2] for x in g]))
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
+
+
+def _rng_state() -> Dict[str, torch.Tensor]:
+    return {"torch": torch.get_rng_state()}
+
+
+def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, overwrite: bool = False,
+             progress: bool = True) -> Dict[str, Any]:
+    """Fine-tune a zoo backbone; writes last.pth, best.pth, log.jsonl, curves.png, hub/ in run_dir."""
+    run_dir = Path(run_dir)
+    dataset = load_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
+    prepare_run_dir(run_dir, cfg, resume, overwrite)
+    torch.manual_seed(cfg.seed)
+    train_items = relabel(dataset.train)
+    num_classes = len({pid for _, pid, _ in train_items})
+    backbone = build_backbone(cfg)
+    model = BNNeckModel(backbone, num_classes).to(cfg.device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+    else:
+        raise ValueError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
+    id_loss = CrossEntropyLabelSmooth(cfg.label_smoothing)
+    tri_loss = BatchHardTripletLoss(cfg.triplet_margin)
+    sampler = PKSampler([x[1] for x in train_items], cfg.p, cfg.k, seed=cfg.seed)
+    loader = DataLoader(TrainSet(train_items, train_transform(flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)),
+                        batch_size=cfg.p * cfg.k, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
+                        persistent_workers=False)
+    start_epoch, best, history = 0, {"mAP": -1.0, "epoch": -1}, []
+    last_path, best_path = run_dir / "last.pth", run_dir / "best.pth"
+    if resume and last_path.exists():
+        ck = torch.load(last_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
+    log = (run_dir / "log.jsonl").open("a")
+    iters = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
+    if iters == 0:
+        raise ValueError(f"no full P x K batch: lower p ({cfg.p}) or k ({cfg.k}) for {len(train_items)} train images")
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        sampler.set_epoch(epoch)
+        t0, seen, sums = time.time(), 0, {"loss": 0.0, "id": 0.0, "tri": 0.0, "acc": 0.0}
+        bar = tqdm(total=iters, desc=f"finetune {epoch + 1}/{cfg.epochs}", disable=not progress, dynamic_ncols=True)
+        for it, (x, y) in enumerate(loader):
+            if it >= iters:
+                break
+            for gr in opt.param_groups:
+                gr["lr"] = lr_at(cfg, epoch + it / iters)
+            x, y = x.to(cfg.device), y.to(cfg.device)
+            feat, logits = model(x)
+            li, lt = id_loss(logits, y), tri_loss(feat, y)
+            loss = cfg.id_weight * li + cfg.triplet_weight * lt
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} iter {it}; "
+                                         f"lower lr ({cfg.lr}); last good checkpoint: {last_path}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += len(x)
+            for k_, v in (("loss", loss), ("id", li), ("tri", lt), ("acc", (logits.argmax(1) == y).float().mean())):
+                sums[k_] += float(v.detach())
+            bar.set_postfix(loss=f"{sums['loss'] / (it + 1):.3f}", img_s=f"{seen / (time.time() - t0):.1f}")
+            bar.update()
+        bar.close()
+        rec = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "images_per_s": seen / (time.time() - t0),
+               **{k_: v / iters for k_, v in sums.items()}}
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            model.eval()
+            res = evaluate_backbone(model.backbone, dataset, cfg, progress=progress)
+            rec.update({k_: res[k_] for k_ in ("mAP", "rank1", "rank5", "mINP")})
+            if res["mAP"] > best["mAP"]:
+                best = {"mAP": res["mAP"], "epoch": epoch + 1, "rank1": res["rank1"]}
+                atomic_save({"model": model.state_dict(), "epoch": epoch, "config": cfg.to_dict(), "metrics": res},
+                            best_path)
+        history.append(rec)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+                     "history": history, "config": cfg.to_dict(), "rng": _rng_state()}, last_path)
+    log.close()
+    plot_curves(history, run_dir / "curves.png")
+    return {"best": best, "history": history, "run_dir": str(run_dir)}
+
+
+def plot_curves(history: List[Dict[str, Any]], path: Path) -> None:
+    """Loss and mAP per epoch as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if not history:
+        return
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ep = [h["epoch"] for h in history]
+    ax[0].plot(ep, [h["loss"] for h in history], label="total")
+    ax[0].plot(ep, [h["id"] for h in history], label="identity")
+    ax[0].plot(ep, [h["tri"] for h in history], label="triplet")
+    ax[0].set_xlabel("epoch"), ax[0].set_title("training loss"), ax[0].legend()
+    ev = [h for h in history if "mAP" in h]
+    ax[1].plot([h["epoch"] for h in ev], [100 * h["mAP"] for h in ev], "o-", label="mAP")
+    ax[1].plot([h["epoch"] for h in ev], [100 * h["rank1"] for h in ev], "s-", label="Rank-1")
+    ax[1].set_xlabel("epoch"), ax[1].set_title("evaluation (%)"), ax[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: bool = False) -> Path:
+    """Write the fine-tuned backbone of best.pth / last.pth as a hub folder."""
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    cfg = ck["config"]
+    backbone = load(cfg["model"], pretrained=False)
+    state = {k[len("backbone."):]: v for k, v in ck["model"].items() if k.startswith("backbone.")}
+    backbone.load_state_dict(state, strict=True)
+    return save_hub_folder(backbone, cfg["model"], out_dir, overwrite=overwrite,
+                           extra={"finetuned_on": cfg["dataset"], "epoch": int(ck["epoch"]) + 1})
