@@ -64,8 +64,9 @@ def main(argv=None) -> int:
                             metric=args.metric, rerank=args.rerank, max_rank=args.max_rank,
                             batch_size=args.batch_size, device=args.device, save_features=args.save_features)
             title = f"{args.model} on {args.dataset} ({args.metric}{', re-ranked' if args.rerank else ''})"
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        # dataset layout, feature file, model name / weights / hub errors: all say what to do
+        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
     print(summary_table(res, title))
     if args.out:
