@@ -62,6 +62,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--detector", default="hog", choices=["hog", "gt"],
                    help="hog: the mining default; gt: ground-truth boxes through the file detector")
+    p.add_argument("--max-crops", type=int, default=16, help="crops the miner keeps per tracklet (default 16)")
     p.add_argument("--model", default="resnet18",
                    help="zoo name (random init unless --pretrained), hub folder, release checkpoint, or "
                         "'colourhist' for a hand-crafted HSV histogram baseline")
@@ -93,11 +94,14 @@ def main() -> None:
         make_videos(world, n_videos=a.videos, people_per_video=tuple(a.people), frames=a.frames, seed=a.seed,
                     overwrite=True, progress=False)
     print(f"synthetic world: {world} ({time.perf_counter() - t:.0f}s)", flush=True)
-    mined = work / f"mined_{a.detector}_{world.name}"
+    mined = work / f"mined_{a.detector}_c{a.max_crops}_{world.name}"
     t = time.perf_counter()
     if not (mined / "tracklets.jsonl").exists():
-        cfg = MiningConfig() if a.detector == "hog" else \
-            MiningConfig(detector="file", detections=str(gt_detections(world, work / f"dets_{world.name}")))
+        from cion.mining.tracklets import FilterConfig
+        filters = FilterConfig(max_crops=a.max_crops)
+        cfg = MiningConfig(filters=filters) if a.detector == "hog" else \
+            MiningConfig(detector="file", detections=str(gt_detections(world, work / f"dets_{world.name}")),
+                         filters=filters)
         mine_videos([world / "videos"], mined, cfg, progress=False)
     print(f"mined: {mined} ({time.perf_counter() - t:.0f}s)", flush=True)
     tr = read_tracklets(mined)

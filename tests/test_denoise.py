@@ -384,3 +384,65 @@ def test_mining_folder_problems_are_counted(tmp_path):
     assert tr.problems["bad_lines"]["count"] == 1 and tr.problems["duplicate_file_paths"]["count"] == 1
     with pytest.raises(DenoiseInputError, match="tracklets.jsonl"):
         read_tracklets(tmp_path)
+
+
+# ---------------------------------------------------------------- end to end on a synthetic mining output
+
+@pytest.fixture(scope="module")
+def mined_world(tmp_path_factory):
+    """Two synthetic videos, mined with ground-truth boxes as detections (fast and deterministic)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_denoise_quality import gt_detections
+
+    from cion.mining.pipeline import MiningConfig, mine_videos
+    from reidzoo.data.synthetic import make_videos
+    tmp = tmp_path_factory.mktemp("denoise_world")
+    from cion.mining.tracklets import FilterConfig
+    world = make_videos(tmp / "world", n_videos=3, people_per_video=3, frames=80, seed=3, width=320, height=180,
+                        n_identities=5, progress=False)
+    mined = tmp / "mined"
+    cfg = MiningConfig(detector="file", detections=str(gt_detections(world, tmp / "det")),
+                       filters=FilterConfig(max_crops=12, min_height=24))  # people are small at 320x180
+    mine_videos([world / "videos"], mined, cfg, progress=False)
+    return world, mined
+
+
+def test_tool_on_a_synthetic_mining_output(mined_world, tmp_path):
+    import torch
+
+    from cion.denoise.groundtruth import crop_identities
+    from cion.denoise.inputs import read_tracklets
+    torch.set_num_threads(1)
+    world, mined = mined_world
+    tr = read_tracklets(mined)
+    assert len(tr.file_path) > 10 and not tr.problems
+    gt = crop_identities(world, tr.video, tr.frame, tr.bbox)
+    assert (gt >= 0).mean() > 0.8  # crops line up with the ground-truth boxes
+    out = tmp_path / "out"
+    args = [str(mined), "--model", "ghostnet_1_0", "--random-init", "--out", str(out), "--no-progress",
+            "--batch-size", "16", "--min-images", "1"]
+    assert denoise_tool.main(args) == 0
+    ann = json.loads((out / "annotations.json").read_text())
+    dropped = (out / "dropped.jsonl").read_text().splitlines()
+    assert len(ann) + len(dropped) == len(tr.file_path)
+    assert all((mined / a["file_path"]).is_file() for a in ann)  # paths relative to the mining folder
+    rep = json.loads((out / "denoise_report.json").read_text())
+    assert rep["input"]["mode"] == "tracklets" and rep["rounds"][0]["input"]["tracklets"] == len(set(
+        zip(tr.video, tr.tracklet)))
+    caches = list((out / "cache").glob("features-*.npz"))
+    assert len(caches) == 1
+    # a re-run reads the cached features instead of extracting again
+    stamp = caches[0].stat().st_mtime_ns
+    assert denoise_tool.main(args + ["--overwrite"]) == 0
+    assert caches[0].stat().st_mtime_ns == stamp
+    # a crop deleted after mining is reported and left out, not a crash
+    victim = mined / tr.file_path[0]
+    data = victim.read_bytes()
+    victim.unlink()
+    try:
+        assert denoise_tool.main(args + ["--overwrite"]) == 0
+        rep = json.loads((out / "denoise_report.json").read_text())
+        assert rep["input"]["problems"]["missing_crops"]["examples"] == [str(tr.file_path[0])]
+        assert caches[0].stat().st_mtime_ns == stamp  # the other crops still come from the cache
+    finally:
+        victim.write_bytes(data)

@@ -143,9 +143,9 @@ def calibrate_distance(corpus: Corpus, labels: np.ndarray, seed: int = 0) -> Cal
     cents = unit_centroids(sums)
     diff, source = _different_person_distances(corpus, labels, cents, seed=seed)
     same = _split_half_distances(corpus, labels)
-    if len(diff) < 20:
+    if len(diff) < 3:
         raise ValueError("too few identity pairs to calibrate the centroid distance (need several videos "
-                         "or co-occurring tracklets); pass --distance")
+                         "or tracklets on screen together); pass --distance")
     d_hi = float(np.percentile(diff, 1))
     if len(same) >= 10:
         s95 = float(np.percentile(same, 95))
@@ -159,6 +159,8 @@ def calibrate_distance(corpus: Corpus, labels: np.ndarray, seed: int = 0) -> Cal
         s95 = None
         d = d_hi
         why = f"d={d:.4f}: 1st percentile of {len(diff)} different-person centroid distances ({source})"
+    if len(diff) < 50:
+        why += f"; WARNING: only {len(diff)} different-person pairs, the estimate is rough (or pass --distance)"
     return Calibration(distance=d, why={"distance": why}, different_person=diff, same_person=same,
                        evidence={"different_person": {"source": source, "n": int(len(diff)), "p1": d_hi},
                                  "same_person_split_half": {"n": int(len(same)), "p95": s95}})
