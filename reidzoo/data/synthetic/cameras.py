@@ -46,11 +46,11 @@ def make_camera(seed: int, index: int) -> Camera:
     side = 0.15 + 0.7 * axis
     fb = 1.0 - side
     front_share = r.uniform(0.3, 0.7)
-    cast = tuple(float(v) for v in 1.0 + r.uniform(-0.16, 0.16, size=3))
+    cast = tuple(float(v) for v in 1.0 + r.uniform(-0.1, 0.1, size=3))
     lo = float(r.uniform(0.3, 0.75))
     q = int(r.integers(45, 90))
     return Camera(
-        seed=seed, index=index, horizon=float(r.uniform(0.28, 0.45)), gain=float(r.uniform(0.6, 1.3)),
+        seed=seed, index=index, horizon=float(r.uniform(0.28, 0.45)), gain=float(r.uniform(0.75, 1.2)),
         cast=cast, noise=int(r.integers(2, 9)), resolution=(lo, min(1.0, lo + 0.35)),
         blur=float(r.uniform(0.05, 0.4)), jpeg=(q, min(95, q + 10)), occlusion=float(r.uniform(0.1, 0.3)),
         views=(fb * front_share, fb * (1 - front_share), side), misalign=float(r.uniform(0.03, 0.08)),
@@ -63,28 +63,48 @@ def _smooth_noise(r: np.random.Generator, h: int, w: int, cells: Tuple[int, int]
     return cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR_EXACT).astype(np.int16) - amp
 
 
+def _colour(r: np.random.Generator, base: np.ndarray, spread: int) -> Tuple[int, int, int]:
+    return tuple(int(v) for v in np.clip(base + r.integers(-spread, spread + 1, size=3), 0, 255))
+
+
 def render_background(cam: Camera, height: int, width: int) -> np.ndarray:
-    """The camera's empty scene at ``height`` x ``width``: a wall with clutter above a floor."""
+    """The camera's empty scene at ``height`` x ``width``: shop fronts and clutter above a floor.
+
+    Scenes are deliberately varied within a camera (several facades, floor materials, objects), so
+    that a crop's background says less about its camera than the person in it says about them.
+    """
     r = np.random.default_rng([cam.seed, TAG_BACKGROUND, cam.index])
-    wall = _WALLS[r.integers(len(_WALLS))] + r.integers(-15, 16, size=3)
     floor = _FLOORS[r.integers(len(_FLOORS))] + r.integers(-15, 16, size=3)
     hy = int(round(cam.horizon * height))
     img = np.empty((height, width, 3), np.int16)
-    img[:hy] = wall
     img[hy:] = floor
-    # Wall clutter: shop fronts, windows, doors, signs.
-    for _ in range(int(r.integers(4, 10))):
-        x0 = int(r.integers(0, width))
-        w = int(r.integers(width // 20, width // 4))
-        y0 = int(r.integers(0, max(1, hy - 10)))
-        y1 = int(r.integers(y0 + 5, hy + 1)) if hy > y0 + 5 else hy
-        col = tuple(int(v) for v in np.clip(wall + r.integers(-80, 81, size=3), 0, 255))
-        cv2.rectangle(img, (x0, y0), (x0 + w, y1), col, -1)
-        if r.random() < 0.5:  # window panes
-            step = max(4, w // int(r.integers(2, 5)))
-            for x in range(x0 + step, x0 + w, step):
-                cv2.line(img, (x, y0), (x, y1), tuple(int(v * 0.7) for v in col), max(1, width // 300))
-    # Floor tiles: rows spaced by perspective, columns converging to a vanishing point.
+    # Facades side by side, each with its own colour, windows, a door or a shop sign.
+    x = 0
+    while x < width:
+        w = int(r.integers(width // 10, width // 3))
+        wall = _WALLS[r.integers(len(_WALLS))]
+        col = _colour(r, wall, 25)
+        cv2.rectangle(img, (x, 0), (x + w, hy), col, -1)
+        dark = _colour(r, np.array([60, 60, 65]), 30)
+        if r.random() < 0.6:  # a grid of windows
+            nx, ny = int(r.integers(2, 5)), int(r.integers(1, 4))
+            cw, ch = w / nx, hy / (ny + 0.6)
+            for i in range(nx):
+                for j in range(ny):
+                    x0, y0 = int(x + cw * (i + 0.2)), int(ch * (j + 0.25))
+                    cv2.rectangle(img, (x0, y0), (int(x0 + 0.6 * cw), int(y0 + 0.6 * ch)), dark, -1)
+        else:  # a shop window with a sign band
+            cv2.rectangle(img, (x + w // 10, hy // 3), (x + 9 * w // 10, hy), dark, -1)
+            cv2.rectangle(img, (x + w // 10, hy // 6), (x + 9 * w // 10, hy // 3 - 2), _colour(r, np.array([128, 128, 128]), 90), -1)
+        if r.random() < 0.5:  # a door down to the floor
+            dx = int(x + r.uniform(0.1, 0.7) * w)
+            cv2.rectangle(img, (dx, int(hy * 0.45)), (dx + max(3, w // 6), hy), _colour(r, wall, 60), -1)
+        x += w
+    # Floor: patches of other paving, then tiles spaced by perspective converging to a vanishing point.
+    for _ in range(int(r.integers(1, 4))):
+        x0, x1 = sorted(int(v) for v in r.integers(0, width, size=2))
+        y0 = int(r.integers(hy, height))
+        cv2.rectangle(img, (x0, y0), (x1, height), _colour(r, _FLOORS[r.integers(len(_FLOORS))], 15), -1)
     line_col = tuple(int(v) for v in np.clip(floor - 25, 0, 255))
     vx = int(r.integers(width // 4, 3 * width // 4))
     n_rows = int(r.integers(5, 12))
@@ -93,14 +113,27 @@ def render_background(cam: Camera, height: int, width: int) -> np.ndarray:
         cv2.line(img, (0, y), (width, y), line_col, 1)
     for k in range(-8, 9):
         cv2.line(img, (vx + k * width // 40, hy), (vx + k * width // 4, height), line_col, 1)
-    # Floor clutter: bins, benches, planters.
-    for _ in range(int(r.integers(1, 5))):
-        y = int(r.integers(hy, height))
+    # Floor clutter: bins, benches, planters, bollards, bicycles.
+    for _ in range(int(r.integers(3, 9))):
+        y = int(r.integers(hy + 4, height))
         s = 0.25 + 0.75 * (y - hy) / max(1, height - hy)
-        w, h = int(s * r.integers(width // 30, width // 10)), int(s * r.integers(height // 20, height // 6))
+        w, h = int(s * r.integers(width // 40, width // 8)), int(s * r.integers(height // 20, height // 5))
         x = int(r.integers(0, width))
-        col = tuple(int(v) for v in r.integers(20, 220, size=3))
-        cv2.rectangle(img, (x, y - h), (x + w, y), col, -1)
+        kind = r.random()
+        col = _colour(r, np.array([110, 110, 110]), 80)
+        if kind < 0.4:
+            cv2.rectangle(img, (x, y - h), (x + w, y), col, -1)
+        elif kind < 0.6:  # a planter with a bush
+            cv2.rectangle(img, (x, y - h // 2), (x + w, y), col, -1)
+            cv2.ellipse(img, (x + w // 2, y - h // 2), (max(2, w // 2 + 2), max(2, h // 2)), 0, 180, 360,
+                        _colour(r, np.array([50, 110, 60]), 25), -1)
+        elif kind < 0.8:  # a bicycle
+            rad = max(2, h // 3)
+            cv2.circle(img, (x, y - rad), rad, col, max(1, rad // 5))
+            cv2.circle(img, (x + 3 * rad, y - rad), rad, col, max(1, rad // 5))
+            cv2.line(img, (x, y - rad), (x + 3 * rad, y - rad), col, max(1, rad // 4))
+        else:  # a bollard
+            cv2.rectangle(img, (x, y - h), (x + max(2, w // 4), y), col, -1)
     img += _smooth_noise(r, height, width, (max(2, height // 24), max(2, width // 24)), 14)[..., None]
     img += _smooth_noise(r, height, width, (max(2, height // 3), max(2, width // 3)), 6)[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)

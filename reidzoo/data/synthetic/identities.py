@@ -92,7 +92,7 @@ def make_identity(seed: int, index: int, group_size: int = 3) -> Identity:
         accent = np.where(upper_base > 128, upper_base - 110, upper_base + 110)
     return Identity(
         index=index, group=group,
-        height=float(r.uniform(0.9, 1.08)), build=float(r.uniform(0.85, 1.2)),
+        height=float(r.uniform(0.9, 1.08)), build=float(r.uniform(0.95, 1.3)),
         head=float(r.uniform(0.9, 1.1)),
         skin=_jitter(r, _pick(r, _SKIN), 10), hair=_jitter(r, _pick(r, _HAIR, _HAIR_W), 8),
         hair_style=HAIR_STYLES[r.choice(4, p=[0.45, 0.3, 0.1, 0.15])],

@@ -51,7 +51,7 @@ def _occlude(img: np.ndarray, cam: Camera, rng: np.random.Generator, seed: int) 
         x = int(side * rng.uniform(0.45, 0.75) * CROP_W + (CROP_W - w) / 2)
         composite(img, sp, x, int(rng.integers(-8, 12)))
     else:
-        col = tuple(int(v) for v in rng.integers(20, 230, size=3))
+        col = tuple(int(v) for v in np.clip(rng.integers(40, 200) + rng.integers(-45, 46, size=3), 0, 255))
         if rng.random() < 0.6:  # a bench, bin or car bonnet in front of the legs
             y = int(CROP_H * rng.uniform(0.55, 0.8))
             cv2.rectangle(img, (0, y), (CROP_W, CROP_H), col, -1)
@@ -70,7 +70,7 @@ def render_crop(ident: Identity, cam: Camera, scene: np.ndarray, rng: np.random.
         height = int(CROP_H * rng.uniform(1.3, 2.2))
         dx, dy = rng.uniform(-0.5, 0.5) * CROP_W, -rng.uniform(0.0, 0.6) * height
     else:
-        height = int(round(CROP_H * rng.uniform(0.86, 0.98) * ident.height / 1.08))
+        height = int(round(CROP_H * rng.uniform(0.9, 1.0) * ident.height / 1.08))
         dx = rng.normal(0, cam.misalign) * CROP_W
         dy = rng.normal(0, cam.misalign) * CROP_H
     sp = render_person(ident, height, view, phase, facing)

@@ -155,18 +155,18 @@ def _legs_and_lower(c: _Canvas, ident: Identity, view: str, phase: float, far_fi
             angle = ident.stride * s
             bend = -0.5 * max(0.0, -math.cos(phase + i * math.pi)) * (ident.stride / 0.35)
             f = 0.8 if i == 1 else 1.0  # far leg is in shade
-            end = _limb(c, (0.0, hip_y), angle, leg_len, bend, 0.075 * b, _shade(upper_leg, f), _shade(lower_leg, f))
+            end = _limb(c, (0.0, hip_y), angle, leg_len, bend, 0.09 * b, _shade(upper_leg, f), _shade(lower_leg, f))
             c.ellipse((end[0] + 0.02, end[1] + 0.012), 0.045, 0.02, _shade(shoes, f))
     else:
         for i, sx in enumerate((-1, 1)):
             lift = 0.03 * max(0.0, math.sin(phase + i * math.pi))
-            hip = (sx * 0.048 * b, hip_y)
-            foot = (sx * 0.055 * b, hip_y + leg_len - lift)
+            hip = (sx * 0.055 * b, hip_y)
+            foot = (sx * 0.062 * b, hip_y + leg_len - lift)
             knee = ((hip[0] + foot[0]) / 2, (hip[1] + foot[1]) / 2)
-            c.line(hip, knee, 0.072 * b, upper_leg)
-            c.line(knee, foot, 0.066 * b, lower_leg)
+            c.line(hip, knee, 0.088 * b, upper_leg)
+            c.line(knee, foot, 0.08 * b, lower_leg)
             c.ellipse((foot[0], foot[1] + 0.012), 0.035, 0.02, shoes)
-    hw = (0.06 if view == "side" else 0.1) * b
+    hw = (0.075 if view == "side" else 0.118) * b
     c.poly([(-hw, 0.48), (hw, 0.48), (hw * 1.02, 0.56), (-hw * 1.02, 0.56)], lower)
     if ident.lower_style == "skirt":
         c.poly([(-hw, 0.5), (hw, 0.5), (hw * 1.5, 0.72), (-hw * 1.5, 0.72)], lower)
@@ -197,14 +197,14 @@ def render_person(ident: Identity, height: int, view: str = "front", phase: floa
     if view == "side":
         far_is_bag_side = ident.bag_side == 1  # walking to +x, the camera sees the person's left side
         arm_a = 0.45 * ident.stride / 0.35
-        _limb(c, (0.0, 0.19), -arm_a * math.sin(phase + math.pi), 0.31, 0.25, 0.048,
+        _limb(c, (0.0, 0.19), -arm_a * math.sin(phase + math.pi), 0.31, 0.25, 0.058,
               _shade(sleeve, 0.8), _shade(fore, 0.8), split=0.45)
         if ident.bag is not None and far_is_bag_side:
             c.poly([(-0.03, 0.47), (0.05, 0.47), (0.05, 0.57), (-0.03, 0.57)], _shade(ident.bag, 0.75))
         _legs_and_lower(c, ident, view, phase, far_first=True)
         if ident.backpack is not None:
             c.poly([(-0.13, 0.2), (-0.05, 0.19), (-0.05, 0.44), (-0.12, 0.43)], ident.backpack)
-        tw = 0.07 * b
+        tw = 0.088 * b
         c.patterned_poly([(-tw, 0.17), (tw * 0.9, 0.17), (tw * 1.05, 0.5), (-tw * 1.05, 0.5)],
                          ident.upper, ident.upper_accent, ident.upper_pattern, ident.pattern_period, ident.print_seed + 2)
         if ident.upper_pattern == "logo":  # a chest logo shows at the front edge in profile
@@ -215,12 +215,12 @@ def render_person(ident: Identity, height: int, view: str = "front", phase: floa
                 c.poly([(-0.04, 0.46), (0.06, 0.46), (0.06, 0.57), (-0.04, 0.57)], ident.bag)
         c.line((0.0, 0.13), (0.0, 0.18), 0.04, ident.skin)
         _draw_head(c, ident, view, 0.01)
-        _limb(c, (0.0, 0.19), -arm_a * math.sin(phase), 0.31, 0.25, 0.05, sleeve, fore, split=0.45)
+        _limb(c, (0.0, 0.19), -arm_a * math.sin(phase), 0.31, 0.25, 0.06, sleeve, fore, split=0.45)
     else:
-        sw, ww = 0.125 * b, 0.1 * b
+        sw, ww = 0.145 * b, 0.12 * b
         arm_swing = 0.03 * math.sin(phase)
         for sx in (-1, 1):
-            hand = _limb(c, (sx * (sw - 0.022), 0.19), sx * 0.1 + arm_swing * sx, 0.31, -sx * 0.05, 0.05,
+            hand = _limb(c, (sx * (sw - 0.022), 0.19), sx * 0.1 + arm_swing * sx, 0.31, -sx * 0.05, 0.06,
                          sleeve, fore, split=0.45)
             c.ellipse(hand, 0.022, 0.025, ident.skin)
         _legs_and_lower(c, ident, view, phase, far_first=False)
