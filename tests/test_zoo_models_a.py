@@ -1,5 +1,4 @@
 """Zoo families ResNet, ResNet-IBN, ConvNeXt, VOLO, ViT, Swin: build, embed, sizes, timm parity, layouts."""
-import numpy as np
 import pytest
 import timm
 import torch

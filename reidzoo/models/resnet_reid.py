@@ -13,7 +13,7 @@ and parameter names are timm's (= torchvision's), so torchvision-style checkpoin
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Type, Union
+from typing import Any, Dict, Sequence
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
