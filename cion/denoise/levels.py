@@ -197,7 +197,13 @@ def level2(corpus: Corpus, labels: np.ndarray, strays: np.ndarray, radius: float
         c = cents[groups]
         dist = 1.0 - c @ c.T
         local = np.searchsorted(groups, lab[kept])
-        co = _cooccurrence(local, frame[s + kept], k) if frame is not None else np.zeros((k, k), bool)
+        if frame is not None:
+            # Spans from each identity's own tracklet crops: a reassigned stray was cut from another
+            # track at another time and would make the span lie.
+            native = lab[kept] == corpus.tracklet[s + kept]
+            co = _cooccurrence(local[native], frame[s + kept][native], k)
+        else:
+            co = np.zeros((k, k), bool)
         iu, ju = np.nonzero(np.triu(dist < distance, 1))
         if len(iu) == 0:
             continue
