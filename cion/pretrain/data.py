@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -74,35 +73,48 @@ class CionALDataset(Dataset):
         items = read_annotations(annotations) if isinstance(annotations, (str, os.PathLike)) else list(annotations)
         if not items:
             raise AnnotationError("the identity-labelled set holds no images")
-        self.paths = [str(self.root / fp) for fp, _ in items]
-        raw_ids = np.array([i for _, i in items], dtype=np.int64)
+        # relative paths in one byte blob + offsets: millions of Python strings would be copied into
+        # every loader worker page by page as their refcounts change (copy-on-write)
+        encoded = [fp.encode("utf-8") for fp, _ in items]
+        self._blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        self._offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self._offsets[1:])
+        del encoded
+        raw_ids = np.fromiter((i for _, i in items), dtype=np.int64, count=len(items))
         # contiguous labels whatever the file uses, so the sampler can index arrays by identity
         uniq, self.labels = np.unique(raw_ids, return_inverse=True)
+        self.labels = self.labels.astype(np.int64)
         self.num_ids = len(uniq)
-        self.by_id: Dict[int, np.ndarray] = {}
-        groups = defaultdict(list)
-        for idx, lab in enumerate(self.labels.tolist()):
-            groups[lab].append(idx)
-        self.by_id = {k: np.asarray(v) for k, v in groups.items()}
+        self._order = np.argsort(self.labels, kind="stable")     # images grouped by identity
+        self._starts = np.searchsorted(self.labels[self._order], np.arange(self.num_ids + 1))
         self.multicrop = multicrop
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self._offsets) - 1
+
+    def images_of(self, label: int) -> np.ndarray:
+        """Dataset indices of one identity (contiguous label)."""
+        return self._order[self._starts[label]:self._starts[label + 1]]
+
+    def path(self, index: int) -> str:
+        """Full path of image `index`."""
+        a, b = self._offsets[index], self._offsets[index + 1]
+        return str(self.root / self._blob[a:b].tobytes().decode("utf-8"))
 
     def __getitem__(self, key: Tuple[int, int]):
         index, seed = key
         rng = np.random.default_rng(seed)
         failed = []
-        img = decode_rgb(self.paths[index])
+        img = decode_rgb(self.path(index))
         if img is None:
-            failed.append(self.paths[index])
-            for alt in rng.permutation(self.by_id[int(self.labels[index])]):
+            failed.append(self.path(index))
+            for alt in rng.permutation(self.images_of(int(self.labels[index]))):
                 if alt == index:
                     continue
-                img = decode_rgb(self.paths[alt])
+                img = decode_rgb(self.path(alt))
                 if img is not None:
                     break
-                failed.append(self.paths[alt])
+                failed.append(self.path(alt))
         views = None if img is None else self.multicrop(img, rng)
         return views, int(self.labels[index]), failed
 

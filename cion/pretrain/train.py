@@ -102,6 +102,7 @@ class Pretrainer:
                              local_scale=tuple(cfg.local_scale))
         self.ncrops = mc.ncrops
         self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc))
+        self._len_by_k: Dict[int, int] = {}
         self.steps_per_epoch = [self._epoch_len(e) for e in range(cfg.epochs)]
 
         # networks
@@ -157,7 +158,10 @@ class Pretrainer:
                                     seed=self.cfg.seed, epoch=epoch, start_batch=start_batch)
 
     def _epoch_len(self, epoch: int) -> int:
-        n = len(self._sampler(epoch))
+        K = self._batch_layout(epoch)[1]
+        if K not in self._len_by_k:  # one sampler per K, not per epoch (large sets take a moment)
+            self._len_by_k[K] = len(self._sampler(epoch))
+        n = self._len_by_k[K]
         if n == 0:
             raise ValueError(f"epoch {epoch} would hold no batch: {self.dataset.num_ids} identities are too few "
                              f"for batch_size_per_gpu={self.cfg.batch_size_per_gpu} on {self.world} ranks")
@@ -208,7 +212,7 @@ class Pretrainer:
             if self.is_main:
                 (self.out / LOG_NAME).write_text("")
             return
-        ck = load_checkpoint(path, map_location=self.device)
+        ck = load_checkpoint(path, map_location="cpu")  # RNG states must stay CPU tensors
         if ck["config"]["model"] != self.cfg.model:
             raise ValueError(f"{path} holds a {ck['config']['model']} run, not {self.cfg.model}; "
                              f"use another output_dir or the matching config")
@@ -218,9 +222,13 @@ class Pretrainer:
         if self.scaler and ck["scaler"]:
             self.scaler.load_state_dict(ck["scaler"])
         self.criterion.center.copy_(ck["center"].to(self.device))
+        if ck.get("world_size", 1) != self.world:
+            log.warning("%s was written by a %d-process run, this one has %d: the batches from here on "
+                        "differ from an uninterrupted run (the training itself is fine)",
+                        path, ck.get("world_size", 1), self.world)
         self.epoch, self.step_in_epoch, self.it = ck["epoch"], ck["step_in_epoch"], ck["it"]
         self.failed_images, self.dropped_groups = ck["failed_images"], ck["dropped_groups"]
-        set_rng_state({**ck["rng"], "torch": ck["rng"]["torch"].cpu()})
+        set_rng_state(ck["rng"])
         if self.is_main:  # drop log lines of steps the killed run did after this checkpoint
             logp = self.out / LOG_NAME
             lines = logp.read_text().splitlines() if logp.exists() else []
