@@ -125,6 +125,14 @@ def run_round(corpus: Corpus, cfg: RoundConfig, log: Optional[Callable[[str], No
         res = level3(corpus, current, rm, d, window=cfg.window, stride=cfg.stride, neighbours=cfg.neighbours,
                      progress=progress)
         record("level3", res, current, time.perf_counter() - t)
+    # Snapshots taken before d and r_merge were calibrated are judged again with the final thresholds.
+    for name, st in stats_by.items():
+        bound = r if name in ("raw", "level1") else (rm if rm is not None else r)
+        rad, near = hist[name]["radii"], hist[name]["nearest"]
+        st["radius_bound"] = float(bound)
+        st["radius_ok_fraction"] = float((rad <= bound).mean()) if len(rad) else 1.0
+        if d is not None:
+            st["distance_ok_fraction"] = float((near >= d).mean()) if len(near) else 1.0
     thresholds = {"radius": float(r), "distance": None if d is None else float(d),
                   "merge_radius": None if rm is None else float(rm)}
     report = {"thresholds": thresholds, "calibration": {"why": why, "evidence": evidence},
