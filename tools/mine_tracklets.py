@@ -113,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     a = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if a.stride < 1:
-        print("error: --stride must be >= 1", file=sys.stderr)
-        return 2
+    for name in ("stride", "max_crops", "min_length", "workers"):
+        if getattr(a, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}", file=sys.stderr)
+            return 2
     if a.start is not None and a.end is not None and a.end <= a.start:
         print(f"error: --end ({a.end}) must be after --start ({a.start})", file=sys.stderr)
         return 2
