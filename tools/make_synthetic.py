@@ -8,6 +8,9 @@ Examples:
   # 4 videos of 300 frames at 640x360 with 2-6 people each, identities shared between videos
   python tools/make_synthetic.py videos --out datasets/synthetic_videos --seed 0 --videos 4 --people 2 6
 
+  # pictures: identities across the six cameras, and video frames with their gt boxes
+  python tools/make_synthetic.py pictures --out docs/img --seed 0
+
 The same --seed gives byte-identical output. A non-empty --out is refused unless --overwrite;
 output appears only when complete (written to a temporary folder, then renamed).
 """
@@ -19,7 +22,7 @@ import sys
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="what", required=True, metavar="{market,videos}")
+    sub = p.add_subparsers(dest="what", required=True, metavar="{market,videos,pictures}")
 
     m = sub.add_parser("market", help="Market-1501-style benchmark (bounding_box_train/, bounding_box_test/, query/)",
                        description="Write a Market-1501-style benchmark readable by reidzoo.data.Market1501(OUT). "
@@ -55,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="size of the identity pool shared by all videos (default: each person in ~3 videos)")
     v.add_argument("--identity-offset", type=int, default=0, help="first global identity number used")
     v.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    pc = sub.add_parser("pictures", help="PNG mosaic of identities across cameras + video frames with gt boxes",
+                        description="Write OUT/synthetic_mosaic.png (rows: identities in look-alike groups of three; "
+                                    "columns: cameras c1..c6) and OUT/synthetic_video.png (frames with gt boxes "
+                                    "labelled track id -> global identity).")
+    pc.add_argument("--out", required=True, help="folder for the two PNG files")
+    pc.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    pc.add_argument("--identities", type=int, default=9, help="rows of the mosaic (default 9)")
     return p
 
 
@@ -67,6 +77,13 @@ def main(argv=None) -> int:
             out = make_market_like(args.out, args.ids_train, args.ids_test, args.cameras, args.images_per_id,
                                    args.seed, n_junk=args.junk, n_distractors=args.distractors,
                                    identity_offset=args.identity_offset, overwrite=args.overwrite)
+        elif args.what == "pictures":
+            from pathlib import Path
+            from reidzoo.data.synthetic.mosaic import identity_mosaic, video_preview
+            if args.identities < 1:
+                raise ValueError(f"--identities must be >= 1, got {args.identities}")
+            identity_mosaic(Path(args.out) / "synthetic_mosaic.png", args.seed, tuple(range(args.identities)))
+            out = video_preview(Path(args.out) / "synthetic_video.png", args.seed).parent
         else:
             if len(args.people) not in (1, 2):
                 raise ValueError(f"--people takes one number or MIN MAX, got {args.people}")

@@ -46,11 +46,11 @@ def make_camera(seed: int, index: int) -> Camera:
     side = 0.15 + 0.7 * axis
     fb = 1.0 - side
     front_share = r.uniform(0.3, 0.7)
-    cast = tuple(float(v) for v in 1.0 + r.uniform(-0.1, 0.1, size=3))
+    cast = tuple(float(v) for v in 1.0 + r.uniform(-0.06, 0.06, size=3))
     lo = float(r.uniform(0.3, 0.75))
     q = int(r.integers(45, 90))
     return Camera(
-        seed=seed, index=index, horizon=float(r.uniform(0.28, 0.45)), gain=float(r.uniform(0.75, 1.2)),
+        seed=seed, index=index, horizon=float(r.uniform(0.28, 0.45)), gain=float(r.uniform(0.8, 1.15)),
         cast=cast, noise=int(r.integers(2, 9)), resolution=(lo, min(1.0, lo + 0.35)),
         blur=float(r.uniform(0.05, 0.4)), jpeg=(q, min(95, q + 10)), occlusion=float(r.uniform(0.1, 0.3)),
         views=(fb * front_share, fb * (1 - front_share), side), misalign=float(r.uniform(0.03, 0.08)),

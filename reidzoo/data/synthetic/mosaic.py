@@ -21,7 +21,7 @@ TAG_MOSAIC = 51
 def _save_png(img: np.ndarray, path: Union[str, os.PathLike]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", img)
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:
         raise RuntimeError("OpenCV could not encode a PNG")
     tmp = path.with_name(f".{path.name}.tmp")
@@ -31,7 +31,7 @@ def _save_png(img: np.ndarray, path: Union[str, os.PathLike]) -> Path:
 
 
 def identity_mosaic(path: Union[str, os.PathLike], seed: int = 0, identities: Sequence[int] = tuple(range(9)),
-                    cameras: int = 6, per_camera: int = 2, scale: int = 2) -> Path:
+                    cameras: int = 6, per_camera: int = 2, scale: int = 1) -> Path:
     """PNG grid: one row per identity, ``per_camera`` crops from each camera c1..cN, as the benchmark draws them.
 
     Rows come in look-alike groups of three (shared colours, different details), labelled on the left.
