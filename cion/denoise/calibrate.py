@@ -62,8 +62,8 @@ def calibrate_radius(corpus: Corpus, labels: np.ndarray, fence: float = 3.0, min
     q1, q3 = np.percentile(dist, [25, 75])
     r = float(min(2.0, q3 + fence * (q3 - q1)))
     beyond = float((dist > r).mean())
-    why = (f"r={r:.4f}: far-out fence Q3 + {fence:g}*IQR of {len(dist)} crop-to-tracklet-centroid distances "
-           f"(Q1={q1:.4f}, Q3={q3:.4f}); {100 * beyond:.2f}% of crops lie beyond it")
+    why = (f"r={r:.4g}: far-out fence Q3 + {fence:g}*IQR of {len(dist)} crop-to-tracklet-centroid distances "
+           f"(Q1={q1:.4g}, Q3={q3:.4g}); {100 * beyond:.2f}% of crops lie beyond it")
     return Calibration(radius=r, why={"radius": why},
                        evidence={"crop_to_centroid": {"q1": float(q1), "q3": float(q3), "n": int(len(dist)),
                                                       "fraction_beyond": beyond}})
@@ -150,15 +150,15 @@ def calibrate_distance(corpus: Corpus, labels: np.ndarray, seed: int = 0) -> Cal
     if len(same) >= 10:
         s95 = float(np.percentile(same, 95))
         d = float(min(d_hi, 0.5 * (s95 + d_hi)))
-        why = (f"d={d:.4f}: halfway between the same-person 95th percentile {s95:.4f} (first vs second half "
-               f"of {len(same)} tracklets) and the different-person 1st percentile {d_hi:.4f} "
+        why = (f"d={d:.4g}: halfway between the same-person 95th percentile {s95:.4g} (first vs second half "
+               f"of {len(same)} tracklets) and the different-person 1st percentile {d_hi:.4g} "
                f"({len(diff)} pairs of {source})")
         if s95 >= d_hi:
             why += "; WARNING: the two distributions overlap, the features separate people poorly"
     else:
         s95 = None
         d = d_hi
-        why = f"d={d:.4f}: 1st percentile of {len(diff)} different-person centroid distances ({source})"
+        why = f"d={d:.4g}: 1st percentile of {len(diff)} different-person centroid distances ({source})"
     if len(diff) < 50:
         why += f"; WARNING: only {len(diff)} different-person pairs, the estimate is rough (or pass --distance)"
     return Calibration(distance=d, why={"distance": why}, different_person=diff, same_person=same,
@@ -189,16 +189,16 @@ def calibrate_merge_radius(corpus: Corpus, labels: np.ndarray, strays: np.ndarra
     merged = np.where((trial >= 0) & (parts[np.maximum(trial, 0)] >= 2), trial, -1)
     if (merged >= 0).sum() < 10:
         return Calibration(merge_radius=radius, why={"merge_radius": (
-            f"r_merge={radius:.4f}: no identities would merge at d={distance:.4f}, so the level-1 radius is kept")})
+            f"r_merge={radius:.4g}: no identities would merge at d={distance:.4g}, so the level-1 radius is kept")})
     sums, _ = group_sums(x, merged, n_groups)
     d = distances_to_centroids(x, merged, unit_centroids(sums))
     d = d[np.isfinite(d)]
     q1, q3 = np.percentile(d, [25, 75])
     rm = float(max(radius, min(2.0, q3 + fence * (q3 - q1))))
     n_ids = int(len(np.unique(merged[merged >= 0])))
-    why = (f"r_merge={rm:.4f}: far-out fence Q3 + {fence:g}*IQR of {len(d)} crop distances to the centroids of the "
-           f"{n_ids} identities that complete linkage at d alone would build from 2+ parts (Q1={q1:.4f}, "
-           f"Q3={q3:.4f}); never below r")
+    why = (f"r_merge={rm:.4g}: far-out fence Q3 + {fence:g}*IQR of {len(d)} crop distances to the centroids of the "
+           f"{n_ids} identities that complete linkage at d alone would build from 2+ parts (Q1={q1:.4g}, "
+           f"Q3={q3:.4g}); never below r")
     return Calibration(merge_radius=rm, why={"merge_radius": why},
                        evidence={"trial_merged_identities": {"identities": n_ids, "crops": int(len(d)),
                                                              "q1": float(q1), "q3": float(q3)}})

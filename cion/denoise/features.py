@@ -15,18 +15,30 @@ from typing import Optional, Sequence
 import numpy as np
 
 
+def _file_digest(f: Path, block: int = 1 << 20) -> str:
+    """Size plus a hash of the first and last MiB: content-based, cheap for GB-sized weights."""
+    h = hashlib.sha1(str(f.stat().st_size).encode())
+    with open(f, "rb") as fh:
+        h.update(fh.read(block))
+        if f.stat().st_size > block:
+            fh.seek(-block, os.SEEK_END)
+            h.update(fh.read(block))
+    return h.hexdigest()
+
+
 def model_key(model: str, weights: Optional[str] = None) -> str:
-    """A short stable id of a model source: zoo name, or a path with its size and mtime."""
+    """A short stable id of a model source: a zoo name, or the content of a weights file or folder.
+
+    Content, not mtime: torchrun ranks (and re-copied folders) must agree on the key.
+    """
     parts = []
     for src in (model, weights):
         if src is None:
             continue
         p = Path(src)
         if p.exists():
-            files = sorted(p.rglob("*")) if p.is_dir() else [p]
-            sig = [(str(f.relative_to(p) if p.is_dir() else f.name), f.stat().st_size, int(f.stat().st_mtime))
-                   for f in files if f.is_file()]
-            parts.append(f"{p.resolve()}|{sig}")
+            files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+            parts.append("|".join(f"{f.name}:{_file_digest(f)}" for f in files))
         else:
             parts.append(str(src))
     return hashlib.sha1("||".join(parts).encode()).hexdigest()[:12]
@@ -121,7 +133,6 @@ def _extract(root, paths: np.ndarray, model: str, weights: Optional[str], batch_
              num_workers: Optional[int], progress: bool, cache: Path, world: int, rank: int) -> np.ndarray:
     """Features of `paths`; under torchrun each rank does an interleaved shard and rank 0 joins them."""
     import reidzoo
-    import torch
 
     net = reidzoo.load(model, weights=weights, device=device) if weights else reidzoo.load(model, device=device)
     full = [str(Path(root) / p) for p in paths.tolist()]
@@ -129,8 +140,7 @@ def _extract(root, paths: np.ndarray, model: str, weights: Optional[str], batch_
         return np.asarray(reidzoo.extract_features(net, full, batch_size=batch_size, num_workers=num_workers,
                                                    progress=progress, desc="crop features"), np.float32)
     import torch.distributed as dist
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and device != "cpu" else "gloo")
+    ensure_process_group(device)
     mine = np.arange(rank, len(paths), world)
     feats = reidzoo.extract_features(net, [full[i] for i in mine], batch_size=batch_size, num_workers=num_workers,
                                      progress=progress and rank == 0, desc=f"crop features (rank {rank})")
@@ -147,6 +157,14 @@ def _extract(root, paths: np.ndarray, model: str, weights: Optional[str], batch_
                 out[z["rows"]] = z["features"]
             part.unlink()
     return out
+
+
+def ensure_process_group(device: str = "cpu") -> None:
+    """Join torchrun's process group once (NCCL for GPU extraction, Gloo on CPU)."""
+    import torch
+    import torch.distributed as dist
+    if _dist_info()[0] > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() and str(device) != "cpu" else "gloo")
 
 
 def is_main_process() -> bool:

@@ -13,6 +13,17 @@ from .pipeline import RoundConfig, RoundResult, finalize_labels, run_rounds
 from .report import ANNOTATIONS, write_outputs
 
 
+def _wait_for_rank0(device: str) -> None:
+    """Under torchrun, a barrier so other ranks see what rank 0 just wrote."""
+    import os
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch.distributed as dist
+
+        from .features import ensure_process_group
+        ensure_process_group(device)
+        dist.barrier()
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     if (out / ANNOTATIONS).exists() and not overwrite:
         raise DenoiseInputError(f"{out / ANNOTATIONS} already exists; choose another --out or pass --overwrite")
@@ -94,10 +105,12 @@ def denoise_tracklet_folder(tracklet_dir, out, models: Sequence[str], rounds: Se
             # A random-init zoo model: save it as a hub folder once so every round and rank agree.
             import reidzoo
             import torch
+            from .features import is_main_process
             folder = cache_dir / f"random-{model}"
-            if not (folder / "config.json").exists():
+            if is_main_process() and not (folder / "config.json").exists():
                 torch.manual_seed(0)
                 reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True)
+            _wait_for_rank0(device)
             src = str(folder)
         return extract_crop_features(tr.root, tr.file_path, src, cache_dir, weights=weights,
                                      batch_size=batch_size, device=device, progress=progress)
