@@ -94,6 +94,7 @@ class ExperimentConfig:
     budget: str = "full"
     model: str = "ghostnet_1_0"
     variants: List[str] = field(default_factory=lambda: list(VARIANTS))
+    denoise_features: str = "colour"   # colour | random (see denoise())
     threads: int = 0                   # torch threads (0: torch's default)
     num_workers: int = 1               # data loader workers of pre-training and fine-tuning
     progress: bool = True
@@ -169,16 +170,58 @@ def mine(seed_dir: Path, videos_root: Path, b: Budget, progress: bool) -> Path:
     return mined
 
 
-def denoise(seed_dir: Path, mined: Path, model: str, seed: int, progress: bool) -> Path:
-    """cion.denoise on the mined tracklets; features of a random-init backbone (no outside weights)."""
-    from cion.denoise import denoise_tracklet_folder, round_configs
+DENOISE_FEATURES = ("colour", "random")
+
+
+def colour_features(image_root: Path, file_paths: Sequence[str]) -> np.ndarray:
+    """Square-rooted HSV histograms (8 x 4 x 4 bins) of the upper, middle and lower body, L2-normalised.
+
+    A descriptor that needs no training and no weights: offline there is no re-ID model to
+    correlate tracklets with, and a random-init backbone separates people poorly.
+    """
+    import cv2
+    out = np.zeros((len(file_paths), 3 * 128), np.float32)
+    for i, fp in enumerate(file_paths):
+        img = cv2.imread(str(Path(image_root) / fp))
+        if img is None:
+            out[i] = np.nan  # the denoiser drops (and reports) rows it cannot use
+            continue
+        h, w = img.shape[:2]
+        hsv = cv2.cvtColor(img[h // 10: h - h // 10, w // 5: w - w // 5], cv2.COLOR_BGR2HSV)  # skip the margin
+        parts = [cv2.calcHist([band], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+                 for band in np.array_split(hsv, 3, axis=0)]
+        v = np.concatenate([np.sqrt(p / max(p.sum(), 1.0)) for p in parts])
+        out[i] = v / max(np.linalg.norm(v), 1e-12)
+    return out
+
+
+def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, progress: bool) -> Path:
+    """cion.denoise on the mined tracklets, one round with calibrated thresholds.
+
+    features="colour": body-part colour histograms (features-only mode); "random": a random-init
+    copy of the backbone (the tracklet-folder mode, features cached by cion.denoise).
+    """
+    from cion.denoise import denoise_feature_file, denoise_tracklet_folder, round_configs
+    from cion.denoise.inputs import read_tracklets
     out = seed_dir / "denoise"
     if (out / "annotations.json").exists():
         return out / "annotations.json"
-    import torch
-    torch.manual_seed(seed)
-    denoise_tracklet_folder(mined, out, models=[model], rounds=round_configs(1), random_init=True,
-                            batch_size=32, overwrite=True, log=_say if progress else None, progress=progress)
+    log = _say if progress else None
+    if features == "colour":
+        tr = read_tracklets(mined)
+        npz = seed_dir / "colour_features.npz"
+        tmp = seed_dir / f".colour_features.{os.getpid()}.tmp.npz"
+        np.savez(tmp, features=colour_features(mined, tr.file_path), video=tr.video, tracklet=tr.tracklet,
+                 file_path=tr.file_path, frame=tr.frame)
+        os.replace(tmp, npz)
+        denoise_feature_file(npz, out, round_configs(1), overwrite=True, log=log, progress=progress)
+    elif features == "random":
+        import torch
+        torch.manual_seed(seed)
+        denoise_tracklet_folder(mined, out, models=[model], rounds=round_configs(1), random_init=True,
+                                batch_size=32, overwrite=True, log=log, progress=progress)
+    else:
+        raise ExperimentError(f"unknown denoising features {features!r}; choose one of {', '.join(DENOISE_FEATURES)}")
     return out / "annotations.json"
 
 
@@ -291,6 +334,18 @@ def finetune_config(b: Budget, model: str, init: Path, market: Path, seed: int, 
                           max_iters_per_epoch=b.ft_iters_per_epoch, seed=seed, device="cpu")
 
 
+def finetune_iterations(fcfg, train_pids: Sequence[int]) -> int:
+    """Optimisation steps of a fine-tuning run: its P x K sampler's batches per epoch, capped, summed."""
+    from reidzoo.finetune.data import PKSampler
+    sampler = PKSampler(train_pids, fcfg.p, fcfg.k, seed=fcfg.seed)
+    total = 0
+    for epoch in range(fcfg.epochs):
+        sampler.set_epoch(epoch)
+        n = len(sampler) // (fcfg.p * fcfg.k)
+        total += n if fcfg.max_iters_per_epoch is None else min(n, fcfg.max_iters_per_epoch)
+    return total
+
+
 def random_init_folder(out: Path, model: str, seed: int) -> Path:
     """The random initialisation as a hub folder, so all four variants start fine-tuning the same way."""
     import torch
@@ -340,8 +395,8 @@ def run_variant(variant: str, seed: int, cfg: ExperimentConfig, b: Budget, share
     out = finetune(fcfg, run_dir / "finetune", resume=True, progress=cfg.progress)
     last = out["history"][-1]
     res["finetuned"] = {k: last[k] for k in ("mAP", "rank1", "rank5", "mINP")}
-    res["finetune"] = {"epochs": b.ft_epochs, "iterations": b.ft_epochs * b.ft_iters_per_epoch,
-                       "images_seen": b.ft_epochs * b.ft_iters_per_epoch * b.ft_p * b.ft_k,
+    iters = finetune_iterations(fcfg, [pid for _, pid, _ in dataset.train])
+    res["finetune"] = {"epochs": b.ft_epochs, "iterations": iters, "images_seen": iters * b.ft_p * b.ft_k,
                        "wall_s": round(time.time() - t2, 1)}
     res["eval_frozen_wall_s"] = round(t2 - t1, 1)
     res["wall_s"] = round(time.time() - t0, 1)
@@ -370,7 +425,7 @@ def prepare_seed(seed: int, cfg: ExperimentConfig, b: Budget) -> Dict[str, Any]:
     mined = mine(seed_dir, world["videos"], b, cfg.progress)
     timings["mining_s"] = round(time.time() - t, 1)
     t = time.time()
-    cion_ann = denoise(seed_dir, mined, cfg.model, seed, cfg.progress)
+    cion_ann = denoise(seed_dir, mined, cfg.model, seed, cfg.denoise_features, cfg.progress)
     timings["denoise_s"] = round(time.time() - t, 1)
     files = label_files(seed_dir, mined, cion_ann)
     steps = common_steps_per_epoch(b, files)
@@ -400,6 +455,7 @@ def aggregate(runs: List[Dict[str, Any]], variants: Sequence[str]) -> Dict[str, 
                   "pretrain_crops_seen": int(np.mean([r["pretrain"]["crops_seen"] for r in rs])),
                   "pretrain_iterations": int(np.mean([r["pretrain"]["iterations"] for r in rs])),
                   "pretrain_wall_s_mean": float(np.mean([r["pretrain"]["wall_s"] for r in rs])),
+                  "finetune_iterations": int(np.mean([r["finetune"]["iterations"] for r in rs])),
                   "finetune_wall_s_mean": float(np.mean([r["finetune"]["wall_s"] for r in rs]))}
     return agg
 
@@ -475,13 +531,19 @@ def run_experiment(cfg: ExperimentConfig, on_run: Optional[Callable[[Dict[str, A
     work = Path(cfg.work)
     work.mkdir(parents=True, exist_ok=True)
     # A work dir belongs to one (budget, model): mixing would average incomparable runs.
-    stamp = {"budget": cfg.budget, "model": cfg.model, "budget_sizes": asdict(b)}
+    if cfg.denoise_features not in DENOISE_FEATURES:
+        raise ExperimentError(f"unknown denoising features {cfg.denoise_features!r}; "
+                              f"choose one of {', '.join(DENOISE_FEATURES)}")
+    stamp = {"budget": cfg.budget, "model": cfg.model, "denoise_features": cfg.denoise_features,
+             "budget_sizes": asdict(b)}
     stamp_file = work / "experiment.json"
     if stamp_file.exists():
         old = json.loads(stamp_file.read_text())
-        if old.get("budget") != cfg.budget or old.get("model") != cfg.model:
-            raise ExperimentError(f"{work} holds an experiment with budget {old.get('budget')!r} and model "
-                                  f"{old.get('model')!r}; use another --work for {cfg.budget!r} / {cfg.model!r}")
+        mine_ = (cfg.budget, cfg.model, cfg.denoise_features)
+        theirs = (old.get("budget"), old.get("model"), old.get("denoise_features", "random"))
+        if theirs != mine_:
+            raise ExperimentError(f"{work} holds an experiment with (budget, model, denoising features) {theirs}; "
+                                  f"use another --work for {mine_}")
     else:
         _write_json(stamp_file, json.loads(json.dumps(stamp)))
     if cfg.threads:

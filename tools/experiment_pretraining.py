@@ -6,8 +6,9 @@ Design (per seed; everything is cached under --work, so a re-run resumes where i
                 Market-format benchmark of people n.. (fine-tuning/evaluation): no person is shared.
   2. mining     cion.mining on the videos (ground-truth boxes as detections, so the detector is not
                 what is compared; ByteTrack, the purity filters and crop sampling run as usual).
-  3. denoising  cion.denoise on the tracklets (features of a random-init backbone: no outside weights)
-                -> CION-AL annotations with cross-video identities.
+  3. denoising  cion.denoise on the tracklets -> CION-AL annotations with cross-video identities.
+                Features: body-part colour histograms (default; offline there is no re-ID model to
+                correlate with) or a random-init copy of the backbone (--denoise-features random).
   4. variants   none      random init, no pre-training
                 instance  each crop its own identity, K=1: plain DINO multi-crop self-distillation
                 tracklet  each mined (video, tracklet) its own identity: single-video labels
@@ -30,7 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cion.experiment import BUDGETS, VARIANTS, ExperimentConfig, ExperimentError, run_experiment
+from cion.experiment import BUDGETS, DENOISE_FEATURES, VARIANTS, ExperimentConfig, ExperimentError, run_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="ghostnet_1_0", help="zoo backbone to pre-train (default %(default)s)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
                    help="which initialisations to run (default: all four)")
+    p.add_argument("--denoise-features", choices=DENOISE_FEATURES, default="colour",
+                   help="features the denoiser correlates tracklets with (default %(default)s)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads; 0 = torch's default (on a busy machine 1 is often faster)")
     p.add_argument("--workers", type=int, default=1, help="data loader workers (default %(default)s)")
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
     """Run the experiment; a bad argument or work dir exits with 2 and a message."""
     args = build_parser().parse_args(argv)
     cfg = ExperimentConfig(work=args.work, seeds=args.seeds, budget=args.budget, model=args.model,
-                           variants=args.variants, threads=args.threads, num_workers=args.workers,
+                           variants=args.variants, denoise_features=args.denoise_features, threads=args.threads, num_workers=args.workers,
                            progress=not args.no_progress)
     try:
         run_experiment(cfg)
