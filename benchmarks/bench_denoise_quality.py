@@ -11,6 +11,11 @@ each level (dropped crops count as singletons, so dropping never buys recall).
     python benchmarks/bench_denoise_quality.py                         # HOG detector, random-init resnet18
     python benchmarks/bench_denoise_quality.py --detector gt           # ground-truth boxes as detections
     python benchmarks/bench_denoise_quality.py --model path/to/hub_folder --work /tmp/dq
+    python benchmarks/bench_denoise_quality.py --source features   # feature-level world, no images
+
+`--source features` skips images: cion.denoise.synthetic_features draws feature vectors with a known
+identity structure (junk crops, switched track tails, fragments, look-alikes, people reappearing in
+nearby videos), which shows what each level does when the features do separate people.
 """
 from __future__ import annotations
 
@@ -55,6 +60,9 @@ def colour_histograms(root: Path, file_paths) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="videos", choices=["videos", "features"],
+                   help="videos: render, mine, extract (default); features: synthetic feature vectors")
+    p.add_argument("--crops", type=int, default=20000, help="--source features: number of crops")
     p.add_argument("--work", help="working folder (kept; default: a temporary one)")
     p.add_argument("--videos", type=int, default=8)
     p.add_argument("--people", type=int, nargs=2, default=[3, 5], metavar=("MIN", "MAX"))
@@ -76,13 +84,20 @@ def main() -> None:
 
     import torch
     torch.set_num_threads(a.threads)
-    from cion.denoise import RoundConfig, build_corpus, cluster_scores, run_round
+    from cion.denoise import build_corpus
     from cion.denoise.features import extract_crop_features
     from cion.denoise.groundtruth import crop_identities
     from cion.denoise.inputs import read_tracklets
     from cion.mining.pipeline import MiningConfig, mine_videos
     from reidzoo.data.synthetic import make_videos
 
+    if a.source == "features":
+        from cion.denoise.synthetic_features import make_feature_corpus
+        s = make_feature_corpus(n_crops=a.crops, n_videos=max(2, a.crops // 500), seed=a.seed)
+        corpus = build_corpus(s["features"], s["video"], s["tracklet"], s["file_path"], frame=s["frame"],
+                              extra={"identity": s["identity"]})
+        print(f"feature-level synthetic world: {a.crops} crops, d={s['features'].shape[1]}")
+        return report(a, corpus)
     tmp = None
     if a.work is None:
         tmp = tempfile.TemporaryDirectory(prefix="bench_denoise_quality_")
@@ -123,6 +138,15 @@ def main() -> None:
     print(f"features: {feats.shape} from {a.model}{' (random init)' if random_init else ''} "
           f"({time.perf_counter() - t:.0f}s)", flush=True)
     corpus = build_corpus(feats, tr.video, tr.tracklet, tr.file_path, frame=tr.frame, extra={"identity": gt})
+    report(a, corpus)
+    if tmp is not None:
+        tmp.cleanup()
+
+
+def report(a, corpus) -> None:
+    """Denoise `corpus` and print the quality table against corpus.extra['identity']."""
+    from cion.denoise import RoundConfig, cluster_scores, run_round
+
     res = run_round(corpus, RoundConfig(radius=a.radius, distance=a.distance, merge_radius=a.merge_radius),
                     log=lambda m: print("  " + m), progress=False)
     gt = corpus.extra["identity"]
@@ -146,8 +170,6 @@ def main() -> None:
     if a.json:
         Path(a.json).write_text(json.dumps({"rows": rows, "thresholds": res.thresholds, "crops": corpus.n,
                                             "people": people, "args": vars(a)}, indent=2))
-    if tmp is not None:
-        tmp.cleanup()
 
 
 if __name__ == "__main__":
