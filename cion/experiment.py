@@ -62,7 +62,7 @@ class Budget:
     ft_epochs: int
     ft_p: int
     ft_k: int
-    ft_iters_per_epoch: int
+    ft_iters_per_epoch: Optional[int]  # None: the sampler's whole epoch
 
 
 BUDGETS: Dict[str, Budget] = {
@@ -78,10 +78,10 @@ BUDGETS: Dict[str, Budget] = {
     "full": Budget(n_videos=12, people_per_video=(3, 5), frames=240, width=480, height=270, n_video_identities=16,
                    market_train_ids=40, market_test_ids=40, market_cameras=4, market_images_per_id=6,
                    min_height=40, max_crops=8,
-                   pt_epochs=8, pt_batch=32, pt_steps_per_epoch=12, pt_gradual_epochs=(4, 8),
+                   pt_epochs=8, pt_batch=32, pt_steps_per_epoch=6, pt_gradual_epochs=(4, 8),
                    pt_gradual_instances=(2, 4), pt_global_size=(128, 64), pt_local_size=(64, 32),
                    pt_local_crops=2, pt_out_dim=4096, pt_hidden_dim=512, pt_bottleneck_dim=128, pt_warmup_epochs=1,
-                   ft_epochs=6, ft_p=8, ft_k=4, ft_iters_per_epoch=15),
+                   ft_epochs=6, ft_p=8, ft_k=4, ft_iters_per_epoch=None),
 }
 
 
