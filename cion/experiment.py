@@ -471,13 +471,13 @@ def results_markdown(report: Dict[str, Any]) -> str:
              f"mAP / Rank-1 in %, mean ± std over seeds, on the synthetic Market-format benchmark "
              f"(people disjoint from the pre-training videos).", "",
              "| initialisation | frozen mAP | frozen R1 | fine-tuned mAP | fine-tuned R1 | pre-train steps | "
-             "pre-train images (crops) | pre-train wall s | fine-tune wall s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "pre-train images (crops) | pre-train wall s | fine-tune steps | fine-tune wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for v, a in agg.items():
         lines.append(f"| {VARIANT_TITLES[v]} | {_pm(a['frozen_mAP'])} | {_pm(a['frozen_rank1'])} | "
                      f"{_pm(a['finetuned_mAP'])} | {_pm(a['finetuned_rank1'])} | {a['pretrain_iterations']} | "
                      f"{a['pretrain_images_seen']} ({a['pretrain_crops_seen']}) | {a['pretrain_wall_s_mean']:.0f} | "
-                     f"{a['finetune_wall_s_mean']:.0f} |")
+                     f"{a['finetune_iterations']} | {a['finetune_wall_s_mean']:.0f} |")
     lines += ["", "Label files per seed (pair precision / recall against the true identities of the crops):", "",
               "| seed | labels | images | identities | true identities | pair precision | pair recall |",
               "|---|---|---|---|---|---|---|"]
