@@ -102,3 +102,17 @@ def test_two_gloo_processes_match_one_process(toy, tmp_path):
     assert len(l1) == len(l2) == 3
     assert l2 == pytest.approx(l1, abs=1e-4)
     assert load_checkpoint(tmp_path / "two" / "checkpoint.pth")["world_size"] == 2
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy, tmp_path):
+    from cion.pretrain.train import Pretrainer, TrainingDiverged
+    pretrain(config_from_dict(_cfg(toy, tmp_path / "run", epochs=1)), progress=False)
+    before = load_checkpoint(tmp_path / "run" / "checkpoint.pth")
+    trainer = Pretrainer(config_from_dict(_cfg(toy, tmp_path / "run", epochs=2)), resume=True, progress=False)
+    with torch.no_grad():
+        next(trainer.student_module.head.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        trainer.fit()
+    after = load_checkpoint(tmp_path / "run" / "checkpoint.pth")
+    assert after["it"] == before["it"] == 3
+    assert all(torch.equal(after["teacher"][k], before["teacher"][k]) for k in before["teacher"])
