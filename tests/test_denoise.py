@@ -271,7 +271,7 @@ def test_tool_features_mode_end_to_end(tmp_path, synth, capsys):
     out = tmp_path / "out"
     assert denoise_tool.main(["--features", str(npz), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "calibrated r=" in printed and "calibrated d=" in printed and "because" not in printed.lower()[:0]
+    assert "calibrated r=" in printed and "calibrated d=" in printed and "calibrated r_merge=" in printed
     ann = json.loads((out / "annotations.json").read_text())
     ids = [a["id"] for a in ann]
     assert ids == sorted(ids) and set(ids) == set(range(max(ids) + 1))
