@@ -201,6 +201,7 @@ def test_videos_are_byte_identical_for_a_seed(videos, tmp_path):
     (dict(frames=-5), "frames"),
     (dict(width=-640), "width"),
     (dict(width=321), "even"),
+    (dict(seed=-1), "seed"),
 ])
 def test_bad_video_parameters_write_nothing(tmp_path, kwargs, message):
     args = dict(n_videos=2, people_per_video=2, frames=10, seed=0, progress=False)
@@ -218,6 +219,7 @@ def test_bad_video_parameters_write_nothing(tmp_path, kwargs, message):
     (dict(images_per_id=3), "images_per_id"),
     (dict(n_junk=-1), "n_junk"),
     (dict(n_ids_train=9000, n_ids_test=1000), "9998"),
+    (dict(seed=1.5), "seed"),
 ])
 def test_bad_market_parameters_write_nothing(tmp_path, kwargs, message):
     args = dict(n_ids_train=3, n_ids_test=3, cameras=3, images_per_id=4, seed=0, progress=False)

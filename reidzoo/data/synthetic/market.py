@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .cameras import (Camera, add_noise, encode_jpeg, light, low_resolution, make_camera, motion_blur,
                       render_background)
 from .identities import Identity, make_identity
-from .output import atomic_folder, check_target
+from .output import atomic_folder, check_seed, check_target
 from .render import VIEWS, composite, render_person
 
 CROP_H, CROP_W = 128, 64
@@ -156,6 +156,7 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
     n_junk = int(round(0.05 * test_images)) if n_junk is None else n_junk
     n_distractors = int(round(0.1 * test_images)) if n_distractors is None else n_distractors
     validate_market_args(n_ids_train, n_ids_test, cameras, images_per_id, n_junk, n_distractors)
+    check_seed(seed, identity_offset)
     check_target(root, overwrite)
     n_ids = n_ids_train + n_ids_test
     cams = [make_camera(seed, c) for c in range(cameras)]

@@ -8,6 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
+import numpy as np
+
+
+def check_seed(seed: int, identity_offset: int = 0) -> None:
+    """Seeds and identity offsets are non-negative integers (numpy's SeedSequence needs that)."""
+    for name, v in (("seed", seed), ("identity_offset", identity_offset)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+
 
 def check_target(root: Union[str, os.PathLike], overwrite: bool) -> Path:
     """Refuse to write over a non-empty folder unless ``overwrite`` is set (checked before any work)."""

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .cameras import Camera, add_noise, light, make_camera, render_background
 from .identities import make_identity
-from .output import atomic_folder, check_target
+from .output import atomic_folder, check_seed, check_target
 from .render import composite, render_person
 
 TAG_VIDEO, TAG_CAST, TAG_PATH, TAG_NOISE, TAG_POLE = 41, 42, 43, 44, 45
@@ -57,6 +57,7 @@ class VideoPlan:
     width: int
     height: int
     frames: int
+    pool: int = 0              # size of the identity pool shared by all videos
     walks: List[Walk] = field(default_factory=list)
 
 
@@ -146,9 +147,10 @@ def plan_videos(n_videos: int, people_per_video: Union[int, Tuple[int, int]], fr
     """Decide cameras, people and their walks for every video (validates the parameters)."""
     lo, hi = (people_per_video, people_per_video) if np.isscalar(people_per_video) else tuple(people_per_video)
     validate_video_args(n_videos, (lo, hi), frames, width, height, n_identities)
+    check_seed(seed, identity_offset)
     r = np.random.default_rng([seed, TAG_VIDEO, n_videos, frames])
     counts = [int(r.integers(lo, hi + 1)) for _ in range(n_videos)]
-    pool = n_identities if n_identities is not None else default_pool(n_videos, hi)
+    pool = n_identities if n_identities is not None else default_pool(counts)
     if pool < max(counts):
         raise ValueError(f"n_identities={pool} is smaller than the {max(counts)} people of one video; "
                          "each person in a video is a different identity")
@@ -156,7 +158,7 @@ def plan_videos(n_videos: int, people_per_video: Union[int, Tuple[int, int]], fr
     plans = []
     for v in range(n_videos):
         cam = make_camera(seed, VIDEO_CAMERA_BASE + v)
-        plan = VideoPlan(name=f"vid{v:03d}", camera=cam, width=width, height=height, frames=frames)
+        plan = VideoPlan(name=f"vid{v:03d}", camera=cam, width=width, height=height, frames=frames, pool=pool)
         pr = np.random.default_rng([seed, TAG_PATH, v])
         for t, k in enumerate(members[v]):
             gid = identity_offset + k
@@ -172,9 +174,9 @@ def plan_videos(n_videos: int, people_per_video: Union[int, Tuple[int, int]], fr
     return plans
 
 
-def default_pool(n_videos: int, people_per_video: int, appearances: int = 3) -> int:
+def default_pool(counts: Sequence[int], appearances: int = 3) -> int:
     """Identity pool size so that each identity appears in about ``appearances`` videos."""
-    return max(people_per_video, int(math.ceil(n_videos * people_per_video / min(appearances, n_videos))))
+    return max(max(counts), int(math.ceil(sum(counts) / min(appearances, len(counts)))))
 
 
 def validate_video_args(n_videos: int, people: Tuple[int, int], frames: int, width: int, height: int,
@@ -303,8 +305,7 @@ def make_videos(root: Union[str, os.PathLike], n_videos: int = 4, people_per_vid
         meta = {"generator": "reidzoo.data.synthetic.make_videos", "version": 1, "seed": seed,
                 "n_videos": n_videos, "people_per_video": list(people_per_video) if not np.isscalar(people_per_video)
                 else people_per_video, "frames": frames, "fps": fps, "width": width, "height": height,
-                "codec": FOURCC, "n_identities": n_identities if n_identities is not None
-                else default_pool(n_videos, people_per_video if np.isscalar(people_per_video) else people_per_video[1]),
+                "codec": FOURCC, "n_identities": plans[0].pool,
                 "identity_offset": identity_offset, "min_visible_fraction": MIN_VISIBLE_FRACTION,
                 "videos": [p.name for p in plans]}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
