@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-overlap", type=float, default=fd.max_overlap,
                    help=f"drop boxes covered more than this by another person and cut the tracklet there "
                         f"({fd.max_overlap}; 1 disables)")
+    g.add_argument("--max-appearance-change", type=float, default=fd.max_appearance_change,
+                   help=f"cut a tracklet where its colours (HSV histogram, Bhattacharyya distance to its running "
+                        f"mean) change more than this ({fd.max_appearance_change}; 1 disables)")
     g.add_argument("--min-sharpness", type=float, default=fd.min_sharpness,
                    help=f"blur filter: min variance of the Laplacian at 128 px height ({fd.min_sharpness}; 0 disables)")
     g.add_argument("--min-length", type=int, default=fd.min_length,
@@ -105,6 +108,7 @@ def config_from_args(a: argparse.Namespace) -> MiningConfig:
                               lost_track_buffer=a.lost_buffer),
         filters=FilterConfig(min_height=a.min_height, min_aspect=a.aspect[0], max_aspect=a.aspect[1],
                              border_margin=a.border, min_score=a.min_score, max_overlap=a.max_overlap,
+                             max_appearance_change=a.max_appearance_change,
                              min_sharpness=a.min_sharpness, min_length=a.min_length, max_crops=a.max_crops,
                              crop_margin=a.crop_margin))
 

@@ -34,7 +34,8 @@ from tqdm import tqdm
 from cion.mining.detectors import Detector, DetectorUnavailable, build_detector, find_detection_file
 from cion.mining.tracking import PersonTracker, TrackerConfig
 from cion.mining.tracklets import (Candidate, FilterConfig, TrackletBuffer, box_rejection, encode_jpeg,
-                                   margin_box, max_covered, sharpness, tracklet_record, write_jsonl)
+                                   appearance, appearance_distance, margin_box, max_covered, sharpness,
+                                   tracklet_record, write_jsonl)
 from cion.mining.video import VIDEO_EXTENSIONS, VideoError, iter_frames, probe_video, frame_range
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class _VideoMiner:
         self.records: list[dict] = []
         self.rejected = {k: 0 for k in ("height", "aspect", "border", "score", "overlap", "blur")}
         self.overlap_cuts = 0
+        self.appearance_cuts = 0
         self.short_tracklets = 0
         self.next_tracklet = 0
         self.timings = dict.fromkeys(STAGES, 0.0)
@@ -125,10 +127,13 @@ class _VideoMiner:
                 dets = detections[np.abs(detections - box).max(axis=1) > 1e-3] if len(detections) else detections
                 if max(max_covered(box, dets), max_covered(box, tracker.others(tid))) > f.max_overlap:
                     why = "overlap"
+            colours = None
             if why is None:
                 x1, y1, x2, y2 = margin_box(box, 0.0, w, h)
                 if sharpness(frame[y1:y2, x1:x2]) < f.min_sharpness:
                     why = "blur"
+                else:
+                    colours = appearance(frame[y1:y2, x1:x2])
             buf = self.live.get(tid)
             if buf is None:
                 buf = self.live[tid] = TrackletBuffer(capacity=max(2 * f.max_crops, 2))
@@ -138,10 +143,18 @@ class _VideoMiner:
                 if why == "overlap" and buf.accepted:
                     buf.interrupted = True
                 continue
-            if buf.interrupted:
-                self.overlap_cuts += 1
+            # People walking side by side get swapped without overlapping when one of them is missed;
+            # a sudden change of colours is the cheap sign of it.
+            changed = (buf.colours is not None and f.max_appearance_change < 1.0
+                       and appearance_distance(buf.colours, colours) > f.max_appearance_change)
+            if buf.interrupted or changed:
+                if changed and not buf.interrupted:
+                    self.appearance_cuts += 1
+                else:
+                    self.overlap_cuts += 1
                 self._finish(buf)
                 buf = self.live[tid] = TrackletBuffer(capacity=max(2 * f.max_crops, 2), last_seen=frame_index)
+            buf.colours = colours if buf.colours is None else 0.7 * buf.colours + 0.3 * colours
             mx1, my1, mx2, my2 = margin_box(box, f.crop_margin, w, h)
             buf.add(Candidate(frame_index, box.copy(), float(score), frame[my1:my2, mx1:mx2].copy()))
 
@@ -247,6 +260,7 @@ def mine_video(path: str | Path, out: str | Path, config: MiningConfig,
             "tracklets": miner.next_tracklet, "crops": len(miner.records),
             "rejected_boxes": miner.rejected, "rejected_short_tracklets": miner.short_tracklets,
             "tracklets_cut_at_overlaps": miner.overlap_cuts,
+            "tracklets_cut_at_appearance_changes": miner.appearance_cuts,
             "detection_file_problems": getattr(detector, "problems", []),
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "elapsed_s": round(time.perf_counter() - t_start, 3),

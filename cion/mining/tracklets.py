@@ -21,6 +21,7 @@ class FilterConfig:
     min_score: float = 0.0           # detector confidence
     max_overlap: float = 0.2         # share of a box covered by another person; above it the tracklet is cut
     min_sharpness: float = 15.0      # variance of the Laplacian of the crop at 128 px height
+    max_appearance_change: float = 0.4  # colour-histogram distance that cuts a tracklet (1 disables)
     min_length: int = 8              # accepted boxes a tracklet needs
     max_crops: int = 8               # crops kept per tracklet, spread evenly over time
     crop_margin: float = 0.1         # context added around a box, as a fraction of its size
@@ -56,6 +57,20 @@ def max_covered(xyxy: np.ndarray, others: np.ndarray) -> float:
     ih = np.clip(np.minimum(others[:, 3], y2) - np.maximum(others[:, 1], y1), 0, None)
     area = max((x2 - x1) * (y2 - y1), 1e-6)
     return float((iw * ih).max() / area)
+
+
+def appearance(box_crop: np.ndarray) -> np.ndarray:
+    """Normalised HSV colour histogram of the middle of a person box (mostly body, little background)."""
+    h, w = box_crop.shape[:2]
+    core = box_crop[int(0.1 * h):max(int(0.9 * h), 1), int(0.25 * w):max(int(0.75 * w), 1)]
+    hist = cv2.calcHist([cv2.cvtColor(core, cv2.COLOR_BGR2HSV)], [0, 1, 2], None, [8, 4, 4],
+                        [0, 180, 0, 256, 0, 256])
+    return cv2.normalize(hist, None, 1.0, 0.0, cv2.NORM_L1)
+
+
+def appearance_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance of two appearance histograms: 0 same colours, 1 disjoint."""
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -106,6 +121,7 @@ class TrackletBuffer:
     capacity: int
     accepted: int = 0
     interrupted: bool = False        # an overlap was seen since the last accepted box
+    colours: np.ndarray | None = None  # running mean appearance of the accepted boxes
     step: int = 1
     last_seen: int = 0
     items: list[Candidate] = field(default_factory=list)
