@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Denoise mined tracklets into cross-video identities (CION's progressive identity correlation seeking).
 
-Input is either the output folder of tools/mine.py (tracklets.jsonl + JPEG crops; features are
+Input is either the output folder of tools/mine_tracklets.py (tracklets.jsonl + JPEG crops; features are
 extracted with --model and cached) or, for corpora whose features were extracted elsewhere,
 --features FILE.npz holding arrays features (N x d float32), video (N str/int), tracklet (N int,
 unique within a video), file_path (N str) and optionally frame (N int).
