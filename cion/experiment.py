@@ -95,6 +95,7 @@ class ExperimentConfig:
     model: str = "ghostnet_1_0"
     variants: List[str] = field(default_factory=lambda: list(VARIANTS))
     denoise_features: str = "colour"   # colour | random (see denoise())
+    denoise_distance: Optional[float] = None  # merge distance d of the denoiser; None: calibrated
     threads: int = 0                   # torch threads (0: torch's default)
     num_workers: int = 1               # data loader workers of pre-training and fine-tuning
     progress: bool = True
@@ -195,11 +196,13 @@ def colour_features(image_root: Path, file_paths: Sequence[str]) -> np.ndarray:
     return out
 
 
-def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, progress: bool) -> Path:
+def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, progress: bool,
+            distance: Optional[float] = None) -> Path:
     """cion.denoise on the mined tracklets, one round with calibrated thresholds.
 
     features="colour": body-part colour histograms (features-only mode); "random": a random-init
-    copy of the backbone (the tracklet-folder mode, features cached by cion.denoise).
+    copy of the backbone (the tracklet-folder mode, features cached by cion.denoise). `distance`
+    overrides the calibrated merge distance d (None: calibrated from the data).
     """
     from cion.denoise import denoise_feature_file, denoise_tracklet_folder, round_configs
     from cion.denoise.inputs import read_tracklets
@@ -207,6 +210,7 @@ def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, p
     if (out / "annotations.json").exists():
         return out / "annotations.json"
     log = _say if progress else None
+    rounds = round_configs(1, distance=[distance] if distance else None)
     if features == "colour":
         tr = read_tracklets(mined)
         npz = seed_dir / "colour_features.npz"
@@ -214,11 +218,11 @@ def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, p
         np.savez(tmp, features=colour_features(mined, tr.file_path), video=tr.video, tracklet=tr.tracklet,
                  file_path=tr.file_path, frame=tr.frame)
         os.replace(tmp, npz)
-        denoise_feature_file(npz, out, round_configs(1), overwrite=True, log=log, progress=progress)
+        denoise_feature_file(npz, out, rounds, overwrite=True, log=log, progress=progress)
     elif features == "random":
         import torch
         torch.manual_seed(seed)
-        denoise_tracklet_folder(mined, out, models=[model], rounds=round_configs(1), random_init=True,
+        denoise_tracklet_folder(mined, out, models=[model], rounds=rounds, random_init=True,
                                 batch_size=32, overwrite=True, log=log, progress=progress)
     else:
         raise ExperimentError(f"unknown denoising features {features!r}; choose one of {', '.join(DENOISE_FEATURES)}")
@@ -256,7 +260,11 @@ def label_quality(videos_root: Path, mined: Path, files: Dict[str, Path]) -> Dic
         rows = np.array([index[a["file_path"]] for a in ann], dtype=np.int64)
         labels = np.array([a["id"] for a in ann], dtype=np.int64)
         scores = cluster_scores(labels, gt[rows])
+        videos_of: Dict[int, set] = {}
+        for lab, r in zip(labels.tolist(), rows.tolist()):
+            videos_of.setdefault(lab, set()).add(str(tr.video[r]))
         out[name] = {"images": len(ann), "identities": int(len(set(labels.tolist()))),
+                     "cross_video_identities": int(sum(len(v) > 1 for v in videos_of.values())),
                      "true_identities": int(len(set(gt[rows][gt[rows] >= 0].tolist()))),
                      **{k: round(float(v), 4) for k, v in scores.items()}}
     return out
@@ -425,7 +433,7 @@ def prepare_seed(seed: int, cfg: ExperimentConfig, b: Budget) -> Dict[str, Any]:
     mined = mine(seed_dir, world["videos"], b, cfg.progress)
     timings["mining_s"] = round(time.time() - t, 1)
     t = time.time()
-    cion_ann = denoise(seed_dir, mined, cfg.model, seed, cfg.denoise_features, cfg.progress)
+    cion_ann = denoise(seed_dir, mined, cfg.model, seed, cfg.denoise_features, cfg.progress, cfg.denoise_distance)
     timings["denoise_s"] = round(time.time() - t, 1)
     files = label_files(seed_dir, mined, cion_ann)
     steps = common_steps_per_epoch(b, files)
@@ -479,11 +487,12 @@ def results_markdown(report: Dict[str, Any]) -> str:
                      f"{a['pretrain_images_seen']} ({a['pretrain_crops_seen']}) | {a['pretrain_wall_s_mean']:.0f} | "
                      f"{a['finetune_iterations']} | {a['finetune_wall_s_mean']:.0f} |")
     lines += ["", "Label files per seed (pair precision / recall against the true identities of the crops):", "",
-              "| seed | labels | images | identities | true identities | pair precision | pair recall |",
-              "|---|---|---|---|---|---|---|"]
+              "| seed | labels | images | identities | of them spanning 2+ videos | true identities | pair precision "
+              "| pair recall |", "|---|---|---|---|---|---|---|---|"]
     for seed, plan in report["seeds"].items():
         for name, q in plan["label_quality"].items():
-            lines.append(f"| {seed} | {name} | {q['images']} | {q['identities']} | {q['true_identities']} | "
+            lines.append(f"| {seed} | {name} | {q['images']} | {q['identities']} | "
+                         f"{q.get('cross_video_identities', '?')} | {q['true_identities']} | "
                          f"{q['pair_precision']:.3f} | {q['pair_recall']:.3f} |")
     lines += ["", f"Total wall time: {report['wall_s']:.0f} s."]
     return "\n".join(lines) + "\n"
@@ -535,14 +544,16 @@ def run_experiment(cfg: ExperimentConfig, on_run: Optional[Callable[[Dict[str, A
         raise ExperimentError(f"unknown denoising features {cfg.denoise_features!r}; "
                               f"choose one of {', '.join(DENOISE_FEATURES)}")
     stamp = {"budget": cfg.budget, "model": cfg.model, "denoise_features": cfg.denoise_features,
-             "budget_sizes": asdict(b)}
+             "denoise_distance": cfg.denoise_distance, "budget_sizes": asdict(b)}
     stamp_file = work / "experiment.json"
     if stamp_file.exists():
         old = json.loads(stamp_file.read_text())
-        mine_ = (cfg.budget, cfg.model, cfg.denoise_features)
-        theirs = (old.get("budget"), old.get("model"), old.get("denoise_features", "random"))
+        mine_ = (cfg.budget, cfg.model, cfg.denoise_features, cfg.denoise_distance)
+        theirs = (old.get("budget"), old.get("model"), old.get("denoise_features", "random"),
+                  old.get("denoise_distance"))
         if theirs != mine_:
-            raise ExperimentError(f"{work} holds an experiment with (budget, model, denoising features) {theirs}; "
+            raise ExperimentError(f"{work} holds an experiment with (budget, model, denoising features, distance) "
+                                  f"{theirs}; "
                                   f"use another --work for {mine_}")
     else:
         _write_json(stamp_file, json.loads(json.dumps(stamp)))

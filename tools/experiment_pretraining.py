@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which initialisations to run (default: all four)")
     p.add_argument("--denoise-features", choices=DENOISE_FEATURES, default="colour",
                    help="features the denoiser correlates tracklets with (default %(default)s)")
+    p.add_argument("--denoise-distance", type=float, default=None,
+                   help="merge distance d of the denoiser instead of the calibrated one (cosine distance of "
+                        "identity centroids); see docs/experiment.md for why 0.3 is worth a run")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads; 0 = torch's default (on a busy machine 1 is often faster)")
     p.add_argument("--workers", type=int, default=1, help="data loader workers (default %(default)s)")
@@ -60,7 +63,8 @@ def main(argv=None) -> int:
     """Run the experiment; a bad argument or work dir exits with 2 and a message."""
     args = build_parser().parse_args(argv)
     cfg = ExperimentConfig(work=args.work, seeds=args.seeds, budget=args.budget, model=args.model,
-                           variants=args.variants, denoise_features=args.denoise_features, threads=args.threads, num_workers=args.workers,
+                           variants=args.variants, denoise_features=args.denoise_features,
+                           denoise_distance=args.denoise_distance, threads=args.threads, num_workers=args.workers,
                            progress=not args.no_progress)
     try:
         run_experiment(cfg)
