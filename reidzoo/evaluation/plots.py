@@ -73,5 +73,9 @@ def plot_ranked(query_items: Sequence, gallery_items: Sequence, lists: Sequence[
     cv2.putText(header, f"query | top-{k} (green: same person, red: different)", (4, 16),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     mosaic = np.vstack([header] + rows)
-    return _atomic_write(path, lambda p: cv2.imwrite(p, mosaic) or (_ for _ in ()).throw(
-        OSError(f"could not write {path}")))
+
+    def write(p: str) -> None:
+        if not cv2.imwrite(p, mosaic, [cv2.IMWRITE_PNG_COMPRESSION, 6]):
+            raise OSError(f"could not write {path}")
+
+    return _atomic_write(path, write)
