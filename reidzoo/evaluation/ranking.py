@@ -118,6 +118,7 @@ class _Counter:
         j = np.arange(len(pos_q)) - self.starts[pos_q]
         t_asc = t_sorted_desc[self.starts[pos_q] + self.m[pos_q] - 1 - j]
         self.key = pos_q * self.off + t_asc
+        self.t_asc = np.append(t_asc, np.inf)
         self.t_min = np.full(num_queries, np.inf)
         has = self.m > 0
         self.t_min[has] = t_sorted_desc[self.starts[has] + self.m[has] - 1]
@@ -127,6 +128,11 @@ class _Counter:
     def below(self, qi: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Number of query qi's positives scoring strictly below x."""
         return np.searchsorted(self.key, qi * self.off + x, side="left") - self.starts[qi]
+
+    def next_score(self, qi: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Score of query qi's positive just above its c lowest ones (+inf when c is all of them)."""
+        idx = np.where(c < self.m[qi], self.starts[qi] + c, len(self.t_asc) - 1)
+        return self.t_asc[idx]
 
     def add(self, qi: np.ndarray, c: np.ndarray) -> None:
         self.hist += np.bincount(self.base[qi] + c, minlength=len(self.hist))
@@ -293,8 +299,8 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         e = E[qi] + np.abs(approx) * (2.0 ** -8 * 1.01) + 1e-30
         xh = approx + c_shift[qi]
         lo = counter.below(qi, xh - e)
-        hi = counter.below(qi, xh + e)
-        unsure = np.flatnonzero(lo != hi)
+        # certain unless the next positive up lies inside [x^ - e, x^ + e]
+        unsure = np.flatnonzero(counter.next_score(qi, lo) < xh + e)
         timing["filter"] += time.perf_counter() - tic
         tic = time.perf_counter()
         if len(unsure):
