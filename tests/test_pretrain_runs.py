@@ -93,8 +93,8 @@ def test_two_gloo_processes_match_one_process(toy, tmp_path):
     two_path = tmp_path / "two.yaml"
     two_path.write_text(yaml.safe_dump(_cfg(toy, tmp_path / "two", batch_size_per_gpu=8, epochs=1,
                                             max_steps_per_epoch=3)))
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", str(29500 + os.getpid() % 1000), str(ROOT / "tools" / "pretrain.py"),
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(ROOT / "tools" / "pretrain.py"),
                           "--config", str(two_path), "--no-progress"],
                          env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
