@@ -446,3 +446,22 @@ def test_tool_on_a_synthetic_mining_output(mined_world, tmp_path):
         assert caches[0].stat().st_mtime_ns == stamp  # the other crops still come from the cache
     finally:
         victim.write_bytes(data)
+
+
+def test_rounds_can_re_extract_features_with_a_better_model():
+    from cion.denoise import run_rounds
+    s = make_feature_corpus(n_crops=3000, n_videos=8, seed=2)
+    noisy = s["features"] + 3.0 * np.random.default_rng(0).standard_normal(s["features"].shape).astype(np.float32) / 16
+    c = build_corpus(noisy, s["video"], s["tracklet"], s["file_path"], s["frame"], extra={"identity": s["identity"]})
+    seen = []
+
+    def better_model(k, prev_labels):
+        seen.append((k, len(prev_labels), int((prev_labels >= 0).sum())))
+        return s["features"][c.source_index]  # the "retrained" model: the clean features, in corpus row order
+
+    res = run_rounds(c, [RoundConfig(), RoundConfig()], features_for_round=better_model, log=None, progress=False)
+    assert seen == [(1, c.n, int((res[0].final >= 0).sum()))]
+    gt = c.extra["identity"]
+    f1 = [cluster_scores(r.final, gt)["pair_f1"] for r in res]
+    assert f1[1] > f1[0] + 0.05
+    assert res[1].thresholds["radius"] < res[0].thresholds["radius"]  # calibrated afresh on the new features

@@ -99,7 +99,7 @@ def _different_person_distances(corpus: Corpus, labels: np.ndarray, cents: np.nd
     if corpus.frame is not None:
         # Tracklets of one video on screen at the same time (overlapping frame spans) are different people.
         pairs = _overlapping_pairs(corpus, labels)
-        if len(pairs) >= 50:
+        if len(pairs) >= 10:  # few but certain beats many random pairs that may share people
             if len(pairs) > max_pairs:
                 pairs = pairs[np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)]
             a, b = pairs[:, 0], pairs[:, 1]
