@@ -159,3 +159,18 @@ def test_every_zoo_model_has_a_config():
         assert cfg.model == name
         assert all(cfg.batch_size_per_gpu % k == 0 for k in cfg.gradual_instances)
     load_config(str(folder / "cpu_smoke.yaml"))
+
+
+def test_annotations_from_synthetic_market_world(tmp_path):
+    from reidzoo.data.synthetic import make_market_like
+    from cion.pretrain.data import annotations_from_market
+    root = make_market_like(tmp_path / "world", n_ids_train=5, n_ids_test=2, cameras=2, images_per_id=4, seed=0,
+                            progress=False)
+    out = annotations_from_market(root)
+    items = read_annotations(out)
+    ids = [i for _, i in items]
+    assert ids == sorted(ids) and set(ids) == set(range(5))
+    ds = CionALDataset(out.parent, out, MultiCrop(MultiCropConfig(global_size=(32, 16), local_size=(16, 8),
+                                                                  local_crops=1)))
+    views, label, failed = ds[(0, 0)]
+    assert views is not None and not failed and label == 0
