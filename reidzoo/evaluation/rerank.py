@@ -17,6 +17,7 @@ so the final distance is "(1 - lambda) + lambda * D" plus a sparse correction.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -102,7 +103,9 @@ def _sparse_v(R: np.ndarray, rowmax: np.ndarray, x: torch.Tensor, metric: str, k
     M = torch.sparse_coo_tensor(torch.from_numpy(np.stack([qi, R[:, :k2].ravel()])),
                                 torch.full((n * k2,), 1.0 / k2, dtype=torch.float64), (n, n),
                                 check_invariants=False).coalesce()
-    return torch.sparse.mm(M, V).coalesce()
+    with warnings.catch_warnings():          # torch flags its sparse-CSR internals as beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse.mm(M, V).coalesce()
 
 
 def _jaccard_overlap(V: torch.Tensor, nq: int, chunk_cols: int = 4096, progress: bool = False):
