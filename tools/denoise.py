@@ -46,8 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--features", metavar="FILE.npz", help="features-only mode: per-crop arrays (see above)")
     p.add_argument("--out", required=True, help="output folder for annotations.json, report and plots")
     p.add_argument("--model", action="append", default=[],
-                   help="zoo name, hub folder or release .pth for crop features; repeat once per round "
-                        "to re-extract with a better model in later rounds")
+                   help="zoo name, hub folder or release .pth for crop features, or 'colourhist' (banded HSV "
+                        "histograms, no weights needed); repeat once per round to re-extract with a better "
+                        "model in later rounds")
     p.add_argument("--weights", help="weights for a zoo-name --model (hub folder, .safetensors or release .pth)")
     p.add_argument("--random-init", action="store_true",
                    help="use the zoo architecture with random weights (offline demos and tests; weak features)")

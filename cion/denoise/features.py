@@ -133,9 +133,12 @@ def _extract(root, paths: np.ndarray, model: str, weights: Optional[str], batch_
              num_workers: Optional[int], progress: bool, cache: Path, world: int, rank: int) -> np.ndarray:
     """Features of `paths`; under torchrun each rank does an interleaved shard and rank 0 joins them."""
     import reidzoo
+    from reidzoo.baselines import COLOUR_HIST_NAME, colour_histograms
 
-    net = reidzoo.load(model, weights=weights, device=device) if weights else reidzoo.load(model, device=device)
     full = [str(Path(root) / p) for p in paths.tolist()]
+    if model == COLOUR_HIST_NAME:  # no network: a hand-crafted descriptor (cheap, computed on rank 0)
+        return colour_histograms(full) if rank == 0 else None
+    net = reidzoo.load(model, weights=weights, device=device) if weights else reidzoo.load(model, device=device)
     if world <= 1:
         return np.asarray(reidzoo.extract_features(net, full, batch_size=batch_size, num_workers=num_workers,
                                                    progress=progress, desc="crop features"), np.float32)

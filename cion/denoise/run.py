@@ -96,7 +96,7 @@ def denoise_tracklet_folder(tracklet_dir, out, models: Sequence[str], rounds: Se
             log(f"warning: {p['count']} {key.replace('_', ' ')}, e.g. {p['examples'][:3]}")
     models = _per_round(models, len(rounds), "--model")
     if models[0] is None:
-        raise DenoiseInputError("pass --model (a zoo name, hub folder or release checkpoint) to extract features")
+        raise DenoiseInputError("pass --model (a zoo name, hub folder, release checkpoint or 'colourhist') to extract features")
     cache_dir = Path(cache_dir) if cache_dir else out / "cache"
 
     def features(model: str) -> np.ndarray:

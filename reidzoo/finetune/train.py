@@ -95,8 +95,12 @@ def _rng_state() -> Dict[str, torch.Tensor]:
 
 
 def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, overwrite: bool = False,
-             progress: bool = True) -> Dict[str, Any]:
-    """Fine-tune a zoo backbone; writes last.pth, best.pth, log.jsonl, curves.png, hub/ in run_dir."""
+             progress: bool = True, stop_after_epochs: Optional[int] = None) -> Dict[str, Any]:
+    """Fine-tune a zoo backbone; writes last.pth, best.pth, log.jsonl, curves.png in run_dir.
+
+    `stop_after_epochs` ends this call early (e.g. to fit a job's time limit); `resume=True`
+    continues the same schedule later.
+    """
     run_dir = Path(run_dir)
     dataset = load_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
     prepare_run_dir(run_dir, cfg, resume, overwrite)
@@ -130,7 +134,8 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     iters = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
     if iters == 0:
         raise ValueError(f"no full P x K batch: lower p ({cfg.p}) or k ({cfg.k}) for {len(train_items)} train images")
-    for epoch in range(start_epoch, cfg.epochs):
+    end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
+    for epoch in range(start_epoch, end_epoch):
         model.train()
         sampler.set_epoch(epoch)
         t0, seen, sums = time.time(), 0, {"loss": 0.0, "id": 0.0, "tri": 0.0, "acc": 0.0}
