@@ -10,8 +10,9 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
+import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -35,13 +36,11 @@ def _crop_background(scene: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = int(CROP_H * s), int(CROP_W * s)
     y = int(rng.integers(0, H - h + 1))
     x = int(rng.integers(0, W - w + 1))
-    import cv2  # local: keeps the module import light for the reader
     return cv2.resize(scene[y:y + h, x:x + w], (CROP_W, CROP_H), interpolation=cv2.INTER_LINEAR_EXACT)
 
 
 def _occlude(img: np.ndarray, cam: Camera, rng: np.random.Generator, seed: int) -> None:
     """Cover part of the crop by a passer-by or an object (in place)."""
-    import cv2
     if rng.random() < 0.5:
         other = make_identity(seed, _STRANGER_BASE + int(rng.integers(0, 1_000_000)))
         sp = render_person(other, int(CROP_H * rng.uniform(0.85, 1.1)), VIEWS[int(rng.integers(3))],

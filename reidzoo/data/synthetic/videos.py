@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from .cameras import Camera, add_noise, light, make_camera, render_background
+from .cameras import Camera, light, make_camera, render_background
 from .identities import make_identity
 from .output import atomic_folder, check_seed, check_target
 from .render import composite, render_person
