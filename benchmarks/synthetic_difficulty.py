@@ -199,6 +199,7 @@ def main(argv=None) -> int:
                 + (time.perf_counter() - t,))
     print("  %s: mAP %.3f rank-1 %.3f (%.0fs)" % rows[-1], flush=True)
     tq, tg, ttr = to_tensor(xq), to_tensor(xg), to_tensor(xtr)
+    torch.manual_seed(args.seed)  # the random initialisation is part of the result
     model = reidzoo.create_model("resnet18")
     t = time.perf_counter()
     rows.append(("ResNet-18, untrained",) + map_score(embed(model, tq), embed(model, tg), query, gallery)
