@@ -512,7 +512,8 @@ def plot_results(agg: Dict[str, Dict[str, Any]], path: Path) -> Path:
             ax.bar(x + (j - 0.5) * 0.38, [100 * agg[v][key]["mean"] for v in variants], 0.38,
                    yerr=[100 * agg[v][key]["std"] for v in variants], capsize=3, color=colour,
                    label="no fine-tuning" if stage == "frozen" else "fine-tuned")
-        ax.set_xticks(x, [VARIANT_TITLES[v].split(" (")[0] for v in variants], rotation=15)
+        ax.set_xticks(x, [{"none": "none", "instance": "instance", "tracklet": "tracklet", "cion": "CION"}[v]
+                          for v in variants])
         ax.set_ylabel(f"{'mAP' if metric == 'mAP' else 'Rank-1'} (%)")
         ax.legend(fontsize=8)
     fig.suptitle("Pre-training initialisations on the synthetic benchmark (mean ± std over seeds)", fontsize=10)
