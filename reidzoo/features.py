@@ -35,8 +35,8 @@ class ImageFileDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))), True
 
 
-def _is_channels_last_friendly(model: torch.nn.Module) -> bool:
-    # Convolution-heavy nets gain from NHWC on CPU; transformers do not care or lose.
+def prefers_channels_last(model: torch.nn.Module) -> bool:
+    """True for convolution-heavy nets, which run faster in NHWC memory on CPU (transformers do not)."""
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     return convs > 20
 
@@ -99,7 +99,7 @@ def extract_features(model: torch.nn.Module, images: Union[Sequence, DataLoader,
     if num_workers is None:
         num_workers = min(4, max(0, (os.cpu_count() or 1) - 1))
     if channels_last is None:
-        channels_last = _is_channels_last_friendly(model)
+        channels_last = prefers_channels_last(model)
     model.eval()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last:

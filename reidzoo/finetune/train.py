@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..features import extract_features
+from ..features import extract_features, prefers_channels_last
 from ..hub import save_hub_folder
 from ..loading import load
 from .config import FinetuneConfig
@@ -109,6 +109,9 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     num_classes = len({pid for _, pid, _ in train_items})
     backbone = build_backbone(cfg)
     model = BNNeckModel(backbone, num_classes).to(cfg.device)
+    # NHWC makes (depthwise) convolution backward several times faster on CPU.
+    memory_format = torch.channels_last if prefers_channels_last(backbone) else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -145,7 +148,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
                 break
             for gr in opt.param_groups:
                 gr["lr"] = lr_at(cfg, epoch + it / iters)
-            x, y = x.to(cfg.device), y.to(cfg.device)
+            x, y = x.to(cfg.device).contiguous(memory_format=memory_format), y.to(cfg.device)
             feat, logits = model(x)
             li, lt = id_loss(logits, y), tri_loss(feat, y)
             loss = cfg.id_weight * li + cfg.triplet_weight * lt
