@@ -37,6 +37,14 @@ def cmd_list(a) -> int:
     if a.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if a.markdown:
+        print("| model | family | dim | params M (ours / paper) | GFLOPs (ours / paper) | Market-1501 mAP / R1 | MSMT17 mAP / R1 |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| `{r['name']}` | {r['family']} | {r['embed_dim']} | {_fmt(r['params_m'])} / "
+                  f"{_fmt(r['paper_backbone_params_m'])} | {_fmt(r['flops_g'])} / {_fmt(r['paper_flops_g'])} | "
+                  f"{r['market1501_map']:.1f} / {r['market1501_rank1']:.1f} | {r['msmt17_map']:.1f} / {r['msmt17_rank1']:.1f} |")
+        return 0
     head = ["name", "family", "dim", "params M", "paper M", "GFLOPs", "paper G", "M-1501 mAP/R1", "MSMT17 mAP/R1"]
     table = [head] + [[
         r["name"], r["family"], str(r["embed_dim"]), _fmt(r["params_m"]), _fmt(r["paper_backbone_params_m"]),
@@ -89,6 +97,7 @@ def main(argv=None) -> int:
     s = sub.add_parser("list", help="table of the zoo")
     s.add_argument("--family", help="only this family, e.g. ViT")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("measure", help="measure params/FLOPs by code")
     s.add_argument("names", nargs="*", help="models (default: all 32)")
