@@ -174,51 +174,24 @@ def mine(seed_dir: Path, videos_root: Path, b: Budget, progress: bool) -> Path:
 DENOISE_FEATURES = ("colour", "random")
 
 
-def colour_features(image_root: Path, file_paths: Sequence[str]) -> np.ndarray:
-    """Square-rooted HSV histograms (8 x 4 x 4 bins) of the upper, middle and lower body, L2-normalised.
-
-    A descriptor that needs no training and no weights: offline there is no re-ID model to
-    correlate tracklets with, and a random-init backbone separates people poorly.
-    """
-    import cv2
-    out = np.zeros((len(file_paths), 3 * 128), np.float32)
-    for i, fp in enumerate(file_paths):
-        img = cv2.imread(str(Path(image_root) / fp))
-        if img is None:
-            out[i] = np.nan  # the denoiser drops (and reports) rows it cannot use
-            continue
-        h, w = img.shape[:2]
-        hsv = cv2.cvtColor(img[h // 10: h - h // 10, w // 5: w - w // 5], cv2.COLOR_BGR2HSV)  # skip the margin
-        parts = [cv2.calcHist([band], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
-                 for band in np.array_split(hsv, 3, axis=0)]
-        v = np.concatenate([np.sqrt(p / max(p.sum(), 1.0)) for p in parts])
-        out[i] = v / max(np.linalg.norm(v), 1e-12)
-    return out
-
-
 def denoise(seed_dir: Path, mined: Path, model: str, seed: int, features: str, progress: bool,
             distance: Optional[float] = None) -> Path:
     """cion.denoise on the mined tracklets, one round with calibrated thresholds.
 
-    features="colour": body-part colour histograms (features-only mode); "random": a random-init
-    copy of the backbone (the tracklet-folder mode, features cached by cion.denoise). `distance`
+    features="colour": body-band colour histograms (reidzoo.baselines); "random": a random-init
+    copy of the backbone. Both go through the tracklet-folder mode (features cached by cion.denoise). `distance`
     overrides the calibrated merge distance d (None: calibrated from the data).
     """
-    from cion.denoise import denoise_feature_file, denoise_tracklet_folder, round_configs
-    from cion.denoise.inputs import read_tracklets
+    from cion.denoise import denoise_tracklet_folder, round_configs
+    from reidzoo.baselines import COLOUR_HIST_NAME
     out = seed_dir / "denoise"
     if (out / "annotations.json").exists():
         return out / "annotations.json"
     log = _say if progress else None
     rounds = round_configs(1, distance=[distance] if distance else None)
     if features == "colour":
-        tr = read_tracklets(mined)
-        npz = seed_dir / "colour_features.npz"
-        tmp = seed_dir / f".colour_features.{os.getpid()}.tmp.npz"
-        np.savez(tmp, features=colour_features(mined, tr.file_path), video=tr.video, tracklet=tr.tracklet,
-                 file_path=tr.file_path, frame=tr.frame)
-        os.replace(tmp, npz)
-        denoise_feature_file(npz, out, rounds, overwrite=True, log=log, progress=progress)
+        denoise_tracklet_folder(mined, out, models=[COLOUR_HIST_NAME], rounds=rounds, overwrite=True, log=log,
+                                progress=progress)
     elif features == "random":
         import torch
         torch.manual_seed(seed)
