@@ -10,7 +10,7 @@ from torchvision.transforms import v2 as T
 
 from .hub import HubError, download_hub_folder, is_hub_folder, read_hub_folder
 from .models.registry import create_model, get_spec, model_names
-from .models.release import (CheckpointError, load_release_into, release_backbone_state_dict,
+from .models.release import (CheckpointError, load_release_into, load_strict, release_backbone_state_dict,
                              torch_load_safely)
 from .models.spec import INPUT_SIZE, MEAN, STD
 
@@ -50,10 +50,10 @@ def load_weights_into(model: torch.nn.Module, name: str, weights: PathLike) -> t
         folder_name = (cfg.get("reidzoo") or {}).get("name")
         if folder_name and folder_name != name:
             raise CheckpointError(f"{w} holds {folder_name!r} weights, not {name!r}")
-        _strict_load(model, state, str(w), name)
+        load_strict(model, state, str(w), name)
     elif w.suffix == ".safetensors":
         from safetensors.torch import load_file
-        _strict_load(model, load_file(str(w)), str(w), name)
+        load_strict(model, load_file(str(w)), str(w), name)
     elif w.suffix in (".pth", ".pt", ".bin", ".ckpt"):
         backbone, meta = release_backbone_state_dict(torch_load_safely(w), str(w))
         arch = meta.get("arch")
@@ -66,19 +66,6 @@ def load_weights_into(model: torch.nn.Module, name: str, weights: PathLike) -> t
         raise CheckpointError(f"{w}: unsupported weights file type {w.suffix!r}; expected a hub folder, "
                               f".safetensors, or a ReIDZoo release .pth")
     return model
-
-
-def _strict_load(model: torch.nn.Module, state: dict, source: str, name: str) -> None:
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        detail = (missing[:2] and f"missing {missing[:2]}") or (unexpected[:2] and f"unexpected {unexpected[:2]}") \
-            or f"shape of {wrong[0]}: file {tuple(state[wrong[0]].shape)} vs model {tuple(own[wrong[0]].shape)}"
-        raise CheckpointError(f"{source} does not match {name} ({len(missing)} missing, {len(unexpected)} "
-                              f"unexpected, {len(wrong)} wrong-shape keys; {detail})")
-    model.load_state_dict(state, strict=True)
 
 
 def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained: bool = True,

@@ -50,7 +50,7 @@ def test_hub_folder_roundtrip_reidzoo_and_timm(resnet18_folder):
     folder, expected = resnet18_folder
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     cfg = json.loads((folder / "config.json").read_text())
-    assert cfg["architecture"] == "resnet18" and cfg["pretrained_cfg"]["input_size"] == [3, 256, 128]
+    assert cfg["architecture"] == reidzoo.get_spec("resnet18").arch and cfg["pretrained_cfg"]["input_size"] == [3, 256, 128]
     np.testing.assert_allclose(_embed(reidzoo.load(folder)), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(_embed(reidzoo.load("resnet18", weights=folder)), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(_embed(reidzoo.load("resnet18", weights=folder / WEIGHTS_NAME)), expected,

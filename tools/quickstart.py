@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="world and training seed")
     p.add_argument("--model", default="ghostnet_1_0", help="zoo backbone to pre-train and fine-tune")
     p.add_argument("--video", help="also mine this real video (e.g. vtest.avi) and show its tracklets")
+    p.add_argument("--video-seconds", type=float, default=20.0, help="how much of --video to mine (default 20 s)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--fresh", action="store_true", help="delete --work first instead of resuming")
     a = p.parse_args(argv)
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
     if a.video and not Path(a.video).is_file():
         print(f"error: video {a.video} does not exist", file=sys.stderr)
         return 2
-    cfg = QuickstartConfig(seed=a.seed, model=a.model, video=a.video, threads=a.threads)
+    cfg = QuickstartConfig(seed=a.seed, model=a.model, video=a.video, video_seconds=a.video_seconds,
+                           threads=a.threads)
     t0 = time.time()
     report = run_quickstart(work, cfg, ROOT)
     print(f"\nreport: {report}  ({time.time() - t0:.0f} s in all)")

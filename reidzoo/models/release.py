@@ -69,6 +69,28 @@ def release_backbone_state_dict(ckpt: Any, source: str = "checkpoint") -> Tuple[
     return out, meta
 
 
+def load_strict(model: torch.nn.Module, state: StateDict, source: str, name: str) -> None:
+    """load_state_dict(strict=True) with one clear error listing missing / unexpected / mis-shaped keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[:3]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} with wrong shape (e.g. {k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)})")
+        raise CheckpointError(
+            f"{source} does not match {name}: " + "; ".join(parts)
+            + ". Is it a checkpoint of a different model, or truncated?"
+        )
+    model.load_state_dict(state, strict=True)
+
+
 def load_release_into(model: torch.nn.Module, spec, backbone_sd: StateDict, source: str) -> None:
     """Map release names to timm names with the family's converter and load strictly."""
     try:
@@ -78,21 +100,4 @@ def load_release_into(model: torch.nn.Module, spec, backbone_sd: StateDict, sour
             f"{source} does not look like a {spec.name} release checkpoint (missing key {exc}); "
             f"check --name / the model name matches the file"
         ) from exc
-    own = model.state_dict()
-    missing = [k for k in own if k not in mapped]
-    unexpected = [k for k in mapped if k not in own]
-    wrong = [k for k in own if k in mapped and tuple(mapped[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[:3]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} with wrong shape (e.g. {k}: file {tuple(mapped[k].shape)} vs model {tuple(own[k].shape)})")
-        raise CheckpointError(
-            f"{source} does not match {spec.name}: " + "; ".join(parts)
-            + ". Is it a checkpoint of a different model, or truncated?"
-        )
-    model.load_state_dict(mapped, strict=True)
+    load_strict(model, mapped, source, spec.name)
