@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
+import yaml
 
 
 @dataclass
@@ -50,14 +51,15 @@ class Stages:
     """Runs named stages in order, timing each and skipping those whose output exists."""
 
     def __init__(self, work: Path, log: Callable[[str], None] = print):
-        self.work, self.log, self.times = work, log, {}
+        self.work, self.log = work, log
+        self.times: Dict[str, Optional[float]] = {}
 
     def run(self, name: str, done: Path, fn: Callable[[], Any]) -> None:
         """Run fn unless `done` exists; record the wall time."""
         n = len(self.times) + 1
         if done.exists():
             self.log(f"[{n}] {name}: already done ({done.relative_to(self.work)}), skipped")
-            self.times[name] = 0.0
+            self.times[name] = None
             return
         self.log(f"\n[{n}] {name} ...")
         t0 = time.time()
@@ -168,7 +170,7 @@ def _pct(x: Optional[float]) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, float]) -> Path:
+def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, Optional[float]]) -> Path:
     """work/report.md: counts and numbers of every stage, with the PNGs."""
     tracks = [json.loads(line) for line in (work / "mined" / "tracklets.jsonl").read_text().splitlines() if line]
     n_tracklets = len({(r["video"], r["tracklet"]) for r in tracks})
@@ -182,8 +184,8 @@ def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, float]) -> 
         "# Quickstart report", "",
         f"Seed {cfg.seed}; backbone `{cfg.model}`; all outputs under `{work}`.", "",
         "| stage | wall time (s) |", "|---|---|",
-        *[f"| {k} | {v:.0f} |" for k, v in times.items()],
-        f"| **total** | **{sum(times.values()):.0f}** |", "",
+        *[f"| {k} | {'cached' if v is None else f'{v:.0f}'} |" for k, v in times.items()],
+        f"| **total** | **{sum(v or 0.0 for v in times.values()):.0f}** |", "",
         "## Mining", "",
         f"{cfg.n_videos} synthetic videos ({cfg.frames} frames){' + ' + cfg.video if cfg.video else ''}: "
         f"**{n_tracklets} tracklets, {len(tracks)} crops** (`mined/tracklets.jsonl`).", "",
@@ -195,8 +197,12 @@ def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, float]) -> 
               f"{len(annos)} images in {len({a['id'] for a in annos})} identities (`denoised/annotations.json`, "
               f"CION-AL format); thresholds and per-level counts in `denoised/denoise_report.json`.", ""]
     lines += [f"![{n}](denoised/{n})" for n in sorted(pngs)] + [""]
+    steps = [r for r in log if "loss" in r]
+    out_dim = int(yaml.safe_load((work / "pretrain" / "config.yaml").read_text())["out_dim"])
     lines += ["## CION pre-training", "",
-              f"{len(log)} logged steps; last loss {log[-1].get('loss', float('nan')):.3f}." if log else "", ""]
+              f"{len(steps)} steps on the denoised set; loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f} "
+              f"(ln of the head size, {np.log(out_dim):.3f}, is the level of uniform outputs)."
+              if steps else "no steps logged", ""]
     if pre_png:
         lines += [f"![pre-training loss](pretrain/{pre_png.name})", ""]
     lines += ["## Fine-tuning and evaluation (synthetic Market-format benchmark, test split)", "",
