@@ -65,14 +65,17 @@ def test_triplet_soft_and_hard_margin():
 
 def test_tiny_finetune_learns_and_resumes(market, tmp_path):
     torch.set_num_threads(2)
-    cfg = _cfg(market)
+    # resnet18: from the seeded init, 6 short epochs lift its train-identity mAP clearly (0.05 -> 0.14);
+    # ghostnet_0_5 does not learn that fast from random weights.
+    cfg = _cfg(market, model="resnet18", lr=3.5e-4)
     split = _train_split(market)
-    before = evaluate_backbone(reidzoo.load("ghostnet_0_5", pretrained=False).eval(), split, cfg, progress=False)
+    torch.manual_seed(cfg.seed)  # the very weights finetune() starts from (it seeds, then builds)
+    before = evaluate_backbone(reidzoo.load(cfg.model, pretrained=False).eval(), split, cfg, progress=False)
     res = finetune(cfg, tmp_path / "full", progress=False)
     hist = res["history"]
     assert hist[-1]["loss"] < hist[0]["loss"]
     ck = torch.load(tmp_path / "full" / "last.pth", weights_only=True)
-    model = reidzoo.load("ghostnet_0_5", pretrained=False)
+    model = reidzoo.load(cfg.model, pretrained=False)
     model.load_state_dict({k[9:]: v for k, v in ck["model"].items() if k.startswith("backbone.")})
     after = evaluate_backbone(model.eval(), split, cfg, progress=False)
     assert after["mAP"] > before["mAP"] + 0.02, (before["mAP"], after["mAP"])
@@ -107,7 +110,7 @@ def test_run_dir_and_bad_inputs(market, tmp_path):
     real_save = torch.save
 
     def full_disk(obj, f, *a, **k):
-        Path(f).write_bytes(b"partial")
+        f.write(b"partial")
         raise OSError(28, "No space left on device")
     torch.save = full_disk
     try:

@@ -9,6 +9,8 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
+from reidzoo.atomic import atomic_torch_save
+
 CHECKPOINT_NAME = "checkpoint.pth"
 
 
@@ -38,19 +40,7 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 def save_checkpoint(state: Dict[str, Any], path: os.PathLike) -> Path:
     """Write atomically: a temporary file in the same folder, fsync, then rename over the old one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_torch_save(state, path)
 
 
 def load_checkpoint(path: os.PathLike, map_location="cpu") -> Dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
 from ..hub import save_hub_folder
 from ..loading import load
@@ -38,17 +39,6 @@ def lr_at(cfg: FinetuneConfig, epoch: float) -> float:
         return cfg.lr * 0.1 ** sum(epoch >= s for s in cfg.steps)
     t = (epoch - cfg.warmup_epochs) / max(cfg.epochs - cfg.warmup_epochs, 1)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary name, then rename: a failed write (disk full) keeps the old file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> None:
@@ -172,12 +162,12 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
             rec.update({k_: res[k_] for k_ in ("mAP", "rank1", "rank5", "mINP")})
             if res["mAP"] > best["mAP"]:
                 best = {"mAP": res["mAP"], "epoch": epoch + 1, "rank1": res["rank1"]}
-                atomic_save({"model": model.state_dict(), "epoch": epoch, "config": cfg.to_dict(), "metrics": res},
+                atomic_torch_save({"model": model.state_dict(), "epoch": epoch, "config": cfg.to_dict(), "metrics": res},
                             best_path)
         history.append(rec)
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
                      "history": history, "config": cfg.to_dict(), "rng": _rng_state()}, last_path)
     log.close()
     plot_curves(history, run_dir / "curves.png")
