@@ -139,6 +139,7 @@ def run_quickstart(work: Path, cfg: QuickstartConfig, root: Path, progress: bool
     def evaluate_all() -> None:
         results = {}
         fc = FinetuneConfig(model=cfg.model, batch_size_eval=64, num_workers=1)
+        torch.manual_seed(cfg.seed)  # the same random weights on every run, cached stages or not
         random_model = reidzoo.load(cfg.model, pretrained=False)
         results["random init"] = evaluate_backbone(random_model, ds, fc, progress=progress)
         results["CION pre-trained (no fine-tuning)"] = evaluate_backbone(reidzoo.load(export_dir), ds, fc,
