@@ -123,3 +123,62 @@ def test_no_valid_query_at_all():
     qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(8)
     with pytest.raises(EvaluationInputError, match="no query"):
         evaluate(qf, gf, q_pids + 10_000, g_pids, q_camids, g_camids)
+
+
+def _bf16_counts(data, metric="cosine", **kw):
+    from reidzoo.evaluation.protocol import check_inputs, metrics_from_ranks, valid_positives
+    from reidzoo.evaluation.ranking import count_bf16, prepare_scaled
+    qf, gf, q_pids, g_pids, q_camids, g_camids = check_inputs(*data)
+    q, g, w, qs, gs = prepare_scaled(qf, gf, metric)
+    pos = valid_positives(q_pids, g_pids, q_camids, g_camids)
+    pq, _, _, neg_above = count_bf16(q, g, w, pos, g_pids, q_pids, q_scale=qs, g_scale=gs, **kw)
+    return neg_above, metrics_from_ranks(pq, neg_above, len(qf))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_bf16_blocks_padding_and_threads_agree(metric):
+    # 203 queries in blocks of 64 (the last one padded to 16 rows), several without matches,
+    # scanned by one or three threads: the counts are the same and equal the reference
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(9, nq=203, ng=1501, dim=48)
+    q_pids[[0, 64, 65, 200]] = 999
+    data = (qf, gf, q_pids, g_pids, q_camids, g_camids)
+    ref = reference_metrics(*data, metric=metric)
+    counts = [_bf16_counts(data, metric, block=64, threads=t) for t in (1, 3)]
+    np.testing.assert_array_equal(counts[0][0], counts[1][0])
+    assert_same(counts[0][1], ref)
+
+
+def test_exact_ties_favour_the_positive():
+    # a negative with exactly the features of a positive ranks below it, in both engines
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(10, nq=40, ng=400)
+    copies, used = [], set()
+    for i in range(40):
+        pos = [p for p in np.flatnonzero((g_pids == q_pids[i]) & (g_camids != q_camids[i])) if p not in used]
+        neg = [n for n in np.flatnonzero(g_pids != q_pids[i]) if n not in used]
+        if pos:
+            n, p = neg[i], pos[0]
+            gf[n] = gf[p]
+            copies.append((n, p))
+            used.update((n, p))
+    qn = qf / np.linalg.norm(qf, axis=1, keepdims=True)
+    gn = gf / np.linalg.norm(gf, axis=1, keepdims=True)
+    dist = 1.0 - qn.astype(np.float64) @ gn.T.astype(np.float64)
+    for n, p in copies:
+        dist[:, n] = dist[:, p]
+    # the tie rule of the docs: among equal scores the positive comes first
+    dist += 1e-12 * (g_pids[None, :] != q_pids[:, None])
+    data = (qf, gf, q_pids, g_pids, q_camids, g_camids)
+    ref = reference_metrics(*data, dist=dist)
+    for engine in ("fp32", "bf16"):
+        assert_same(evaluate(*data, engine=engine), ref)
+
+
+def test_branch_free_count_below_matches_searchsorted():
+    from reidzoo.evaluation.kernels import _count_below
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        m = int(rng.integers(1, 40))
+        t = np.sort(rng.integers(0, 15, m).astype(np.float64))
+        arr = np.concatenate([rng.random(3) - 5, t, rng.random(2) + 100])
+        for x in (-1.0, 0.0, 3.0, 3.5, 7.0, 14.0, 20.0):
+            assert _count_below(arr, 3, m, x) == np.searchsorted(t, x, side="left")

@@ -45,6 +45,22 @@ def test_features_file(tmp_path):
     assert "mAP" in r.stdout
 
 
+def test_features_file_is_mapped_not_copied(tmp_path):
+    from reidzoo.evaluation.report import load_features
+    arrays = dict(zip(("qf", "gf", "q_pids", "g_pids", "q_camids", "g_camids"), random_set(23, nq=30, ng=90)))
+    arrays["gf"] = np.asfortranarray(arrays["gf"])
+    np.savez(tmp_path / "plain.npz", **arrays)
+    np.savez_compressed(tmp_path / "packed.npz", **arrays)
+    plain, packed = load_features(str(tmp_path / "plain.npz")), load_features(str(tmp_path / "packed.npz"))
+    for k, a in arrays.items():
+        assert isinstance(plain[k], np.memmap) and not isinstance(packed[k], np.memmap)
+        np.testing.assert_array_equal(plain[k], a)
+        np.testing.assert_array_equal(packed[k], a)
+    np.save(tmp_path / "single.npy", arrays["qf"])
+    with pytest.raises(ValueError, match="single array"):
+        load_features(str(tmp_path / "single.npy"))
+
+
 def test_features_file_errors(tmp_path, capsys):
     f = tmp_path / "bad.npz"
     np.savez(f, qf=np.zeros((2, 4), np.float32))

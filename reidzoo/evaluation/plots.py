@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 
@@ -20,6 +20,15 @@ def _atomic_write(path: str, write) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def preload() -> None:
+    """Import matplotlib's Figure and Agg canvas in a background thread, so that the import
+    overlaps a long computation instead of following it."""
+    def imports() -> None:
+        from matplotlib.backends import backend_agg  # noqa: F401
+        from matplotlib import figure  # noqa: F401
+    threading.Thread(target=imports, name="matplotlib-preload", daemon=True).start()
 
 
 def plot_cmc(cmc: np.ndarray, path: str, title: str = "CMC", label: str = "") -> str:
@@ -46,6 +55,7 @@ def plot_cmc(cmc: np.ndarray, path: str, title: str = "CMC", label: str = "") ->
 
 
 def _tile(path: str, size=(128, 64), border: int = 4, colour=(128, 128, 128)) -> np.ndarray:
+    import cv2          # here, not at the top: a features-only evaluation never needs OpenCV
     h, w = size
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
@@ -58,6 +68,7 @@ def _tile(path: str, size=(128, 64), border: int = 4, colour=(128, 128, 128)) ->
 def plot_ranked(query_items: Sequence, gallery_items: Sequence, lists: Sequence[np.ndarray],
                 queries: Sequence[int], path: str, k: int = 10) -> str:
     """Mosaic: each row is a query (grey border) and its top-k (green = same person, red = not)."""
+    import cv2
     rows = []
     for qi, row in zip(queries, lists):
         qpath, qpid, _ = query_items[qi]

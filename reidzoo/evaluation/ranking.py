@@ -18,6 +18,8 @@ Scores are "higher is better": cosine similarity, or q.g - |g|^2 / 2 for Euclide
 from __future__ import annotations
 
 import time
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Optional
 
 import faiss
@@ -30,12 +32,18 @@ from .protocol import Positives
 _U32 = 2.0 ** -24          # fp32 unit roundoff
 
 
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    """A float32 tensor over x without copying it; x may be a read-only memory map (never written)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
 def prepare_features(qf: np.ndarray, gf: np.ndarray, metric: str):
     """(q, g, w): fp32 tensors (L2-normalised for cosine) and the per-gallery score offset."""
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    q = torch.from_numpy(np.ascontiguousarray(qf, dtype=np.float32))
-    g = torch.from_numpy(np.ascontiguousarray(gf, dtype=np.float32))
+    q, g = _tensor(qf), _tensor(gf)
     if metric == "cosine":
         q = torch.nn.functional.normalize(q, dim=1)
         g = torch.nn.functional.normalize(g, dim=1)
@@ -66,8 +74,7 @@ def prepare_scaled(qf: np.ndarray, gf: np.ndarray, metric: str):
         return q, g, w, np.ones(len(q)), np.ones(len(g))
     if metric != "cosine":
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    q = torch.from_numpy(np.ascontiguousarray(qf, dtype=np.float32))
-    g = torch.from_numpy(np.ascontiguousarray(gf, dtype=np.float32))
+    q, g = _tensor(qf), _tensor(gf)
     return q, g, np.zeros(len(g)), 1.0 / np.maximum(_row_norms(q), 1e-12), 1.0 / np.maximum(_row_norms(g), 1e-12)
 
 
@@ -139,11 +146,18 @@ class _Counter:
 
     def neg_above(self, pos_q: np.ndarray) -> np.ndarray:
         """Per positive (grouped by query, best first): negatives ranked above it."""
-        csum = np.concatenate([[0], np.cumsum(self.hist)])
-        j = np.arange(len(pos_q)) - self.starts[pos_q]
-        end = self.base[pos_q] + self.m[pos_q] + 1        # one past the query's last bin
-        first = self.base[pos_q] + self.m[pos_q] - j      # bins c >= m - j lie above positive j
-        return csum[end] - csum[first]
+        return _neg_above(self.hist, self.m, self.starts, self.base, pos_q)
+
+
+def _neg_above(hist: np.ndarray, m: np.ndarray, starts: np.ndarray, base: np.ndarray,
+               pos_q: np.ndarray) -> np.ndarray:
+    """Per positive (grouped by query, best first): negatives ranked above it, from the histogram
+    hist[base[q] + c] = number of q's negatives above exactly c of its m[q] positives."""
+    csum = np.concatenate([[0], np.cumsum(hist)])
+    j = np.arange(len(pos_q)) - starts[pos_q]
+    end = base[pos_q] + m[pos_q] + 1        # one past the query's last bin
+    first = base[pos_q] + m[pos_q] - j      # bins c >= m - j lie above positive j
+    return csum[end] - csum[first]
 
 
 def _sort_positives(pos: Positives, t: np.ndarray):
@@ -222,22 +236,49 @@ def _bf16_rows(x: torch.Tensor, scale: np.ndarray, out: torch.Tensor, chunk: int
     return h_n, r_n
 
 
+def _load_kernels() -> Future:
+    """Import and load the compiled kernels in a background thread (a future of the module)."""
+    def load():
+        from . import kernels
+        kernels.warm_up()
+        return kernels
+    ex = ThreadPoolExecutor(1)
+    future = ex.submit(load)
+    ex.shutdown(wait=False)                # the thread ends when its one job is done
+    return future
+
+
+def _bf16_block_rows(Qh: torch.Tensor, qsel: np.ndarray, c_shift: np.ndarray, d: int, n_w: int, pad: int = 8):
+    """The block's bf16 query rows (shift and offset columns filled), padded to a multiple of
+    `pad` rows whose scores come out as -1 (sign bit set, so the scan skips them)."""
+    nbp = -(-len(qsel) // pad) * pad
+    Q = torch.zeros(nbp, Qh.shape[1], dtype=torch.bfloat16)
+    Q[:len(qsel)] = Qh[torch.from_numpy(qsel)]
+    Q[:len(qsel), d] = torch.from_numpy(c_shift[qsel].astype(np.float32)).bfloat16()
+    Q[:len(qsel), d + 1:d + 1 + n_w] = 1.0
+    Q[len(qsel):, d] = 1.0
+    return Q
+
+
 def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, g_pids: np.ndarray,
                q_pids: np.ndarray, q_scale: Optional[np.ndarray] = None, g_scale: Optional[np.ndarray] = None,
-               block: int = 1024, progress: bool = False, stats: Optional[dict] = None):
+               block: int = 1024, progress: bool = False, stats: Optional[dict] = None,
+               threads: Optional[int] = None):
     """Exact counts from a bf16 pass plus fp32 re-scoring of the items it leaves in doubt.
 
-    Scores are (q.g) * q_scale * g_scale - w with the dot product in fp32 (`exact_scores`)."""
+    Scores are fp32(q.g) * q_scale * g_scale - w (`kernels.pair_scores`)."""
     t_start = time.perf_counter()
+    loading = _load_kernels()
     nq, ng = len(q), len(g)
     d = q.shape[1]
-    q_scale = np.ones(nq) if q_scale is None else q_scale
-    g_scale = np.ones(ng) if g_scale is None else g_scale
-    t = exact_scores(q, g, w, pos.q, pos.g, q_scale=q_scale, g_scale=g_scale)
-    pq, pg, ts = _sort_positives(pos, t)
-    # split the gallery offset w into three bf16 parts (24 significant bits)
+    qn = np.ascontiguousarray(q.numpy())
+    gn = np.ascontiguousarray(g.numpy())
+    q_scale = np.ones(nq) if q_scale is None else np.ascontiguousarray(q_scale, np.float64)
+    g_scale = np.ones(ng) if g_scale is None else np.ascontiguousarray(g_scale, np.float64)
+    w = np.ascontiguousarray(w, np.float64)
+    # the bf16 copies first: torch does this without the GIL while the kernels load
     w_parts, rest = [], w.copy()
-    for _ in range(3 if w.any() else 0):
+    for _ in range(3 if w.any() else 0):       # the gallery offset w as three bf16 parts (24 bits)
         p = torch.from_numpy(rest.astype(np.float32)).bfloat16().double().numpy()
         w_parts.append(p)
         rest = rest - p
@@ -245,72 +286,90 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
     w_abs = float(sum(np.abs(p) for p in w_parts).max()) if w_parts else 0.0
     k = d + 1 + len(w_parts)
     k_pad = -(-k // 16) * 16
-    G = torch.zeros(ng, k_pad, dtype=torch.bfloat16)     # row-major; the matmul reads it transposed
+    G = torch.zeros(ng, k_pad, dtype=torch.bfloat16)
     Qh = torch.zeros(nq, k_pad, dtype=torch.bfloat16)
     gh_n, gd_n = _bf16_rows(g, g_scale, G)
     qh_n, qd_n = _bf16_rows(q, q_scale, Qh)
-    # norms are computed in fp32 (relative error <= d * 2^-24 < 1e-3 for d < 16k, covered by
-    # `rel`); the scaled fp32 rows differ from the exact scaled rows by a relative <= 2^-22
-    rel = 1 + 1e-3
-    gh_n, gd_n, qh_n = gh_n * rel, gd_n * rel + 2.0 ** -22 * gh_n, qh_n * rel
-    qd_n = qd_n * rel + 2.0 ** -22 * qh_n
-    q_n = qh_n + qd_n
-    g_n_max = float((gh_n + gd_n).max())
-    span = float(q_n.max() * g_n_max + np.abs(w).max() + 1.0)
-    counter = _Counter(pq, ts, nq, span)
     G[:, d] = -1.0
     for i, p in enumerate(w_parts):
         G[:, d + 1 + i] = torch.from_numpy(-p.astype(np.float32)).bfloat16()
 
-    gamma = lambda n: n * _U32 / (1 - n * _U32)
-    # |bf16-input dot - fp32 dot| (Cauchy-Schwarz on the rounding residuals) + fp32 accumulation of
-    # the bf16 matmul + fp32 error of the exact re-scoring + the split of w + denormal flushing
-    t_min = counter.t_min
-    cs_max = qh_n * gd_n.max() + qd_n * (gh_n.max() + gd_n.max())
-    E0 = cs_max + w_err + 1e-3                # |shift| <= |t_min| + E; this over-estimates E
-    E = (cs_max + w_err
-         + gamma(k) * (qh_n * gh_n.max() + np.abs(np.where(np.isfinite(t_min), t_min, 0)) + 2 * E0 + w_abs)
-         + gamma(d) * (q_n * g_n_max + np.abs(w).max()) + k * 2.0 ** -120)
-    E = E * (1 + 1e-6) + 1e-12
-    valid_q = np.flatnonzero(counter.m > 0)
-    c_shift = np.zeros(nq)
-    c_shift[valid_q] = _bf16_floor(t_min[valid_q] - E[valid_q] * 1.001)
+    kernels = loading.result()
+    threads = threads or max(1, torch.get_num_threads())
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
-    n_uncertain = n_cand = 0
-    timing = {"setup": time.perf_counter() - t_start, "matmul": 0.0, "filter": 0.0, "rescore": 0.0}
-    for a in tqdm(range(0, len(valid_q), block), desc="ranking", unit="block", disable=not progress):
-        qsel = valid_q[a:a + block]
-        Q = Qh[torch.from_numpy(qsel)]
-        Q[:, d] = torch.from_numpy(c_shift[qsel].astype(np.float32)).bfloat16()
-        Q[:, d + 1:d + 1 + len(w_parts)] = 1.0
-        tic = time.perf_counter()
-        A = torch.mm(Q, G.T).view(torch.int16).numpy()   # bf16 bit patterns
-        timing["matmul"] += time.perf_counter() - tic
-        tic = time.perf_counter()
-        # sign bit clear <=> bf16 value >= +0: the item may score at or above the weakest positive
-        # (the shift leaves a margin, so such items give comp > 0, never -0)
-        flat = np.flatnonzero(A >= 0)
-        vals = A.ravel()[flat]
-        rows, cols = np.divmod(flat, ng)
-        qi = qsel[rows]
-        neg = g_pids[cols] != q_pids[qi]
-        qi, cols, vals = qi[neg], cols[neg], vals[neg]
-        approx = (vals.view(np.uint16).astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-        e = E[qi] + np.abs(approx) * (2.0 ** -8 * 1.01) + 1e-30
-        xh = approx + c_shift[qi]
-        lo = counter.below(qi, xh - e)
-        # certain unless the next positive up lies inside [x^ - e, x^ + e]
-        unsure = np.flatnonzero(counter.next_score(qi, lo) < xh + e)
-        timing["filter"] += time.perf_counter() - tic
-        tic = time.perf_counter()
-        if len(unsure):
-            lo[unsure] = counter.below(qi[unsure], exact_scores(q, g, w, qi[unsure], cols[unsure],
-                                                                        q_scale=q_scale, g_scale=g_scale))
-        timing["rescore"] += time.perf_counter() - tic
-        counter.add(qi, lo)
-        n_cand += len(qi)
-        n_uncertain += len(unsure)
+    def run(fn, jobs):
+        return list(pool.map(lambda job: fn(*job), jobs)) if pool else [fn(*job) for job in jobs]
+
+    try:
+        t = np.empty(len(pos.q), np.float64)
+        cut = np.linspace(0, len(t), threads + 1).round().astype(np.int64)
+        run(kernels.pair_scores, [(qn, gn, pos.q[a:b], pos.g[a:b], q_scale, g_scale, w, t[a:b])
+                                  for a, b in zip(cut[:-1], cut[1:])])
+        pq, pg, ts = _sort_positives(pos, t)
+        m = np.bincount(pq, minlength=nq)
+        pos_start = np.cumsum(m) - m
+        j = np.arange(len(pq)) - pos_start[pq]
+        t_asc = np.ascontiguousarray(ts[pos_start[pq] + m[pq] - 1 - j])     # per query, ascending
+        t_min = np.full(nq, np.inf)
+        has = m > 0
+        t_min[has] = t_asc[pos_start[has]]
+        base = np.cumsum(m + 1) - (m + 1)
+        # norms are computed in fp32 (relative error <= d * 2^-24 < 1e-3 for d < 16k, covered by
+        # `rel`); the scaled fp32 rows differ from the exact scaled rows by a relative <= 2^-22
+        rel = 1 + 1e-3
+        gh_n, gd_n, qh_n = gh_n * rel, gd_n * rel + 2.0 ** -22 * gh_n, qh_n * rel
+        qd_n = qd_n * rel + 2.0 ** -22 * qh_n
+        q_n = qh_n + qd_n
+        g_n = gh_n + gd_n
+
+        gamma = lambda n: n * _U32 / (1 - n * _U32)
+        gk, gd = gamma(k), gamma(d)
+        # |bf16-input dot - fp32 dot| (Cauchy-Schwarz on the rounding residuals) + fp32 accumulation of
+        # the bf16 matmul + fp32 error of the exact re-scoring + the split of w + denormal flushing.
+        # E is the bound over the whole gallery (it sets the shift); the scan uses the same terms
+        # with the gallery item's own norms.
+        cs_max = qh_n * gd_n.max() + qd_n * g_n.max()
+        E0 = cs_max + w_err + 1e-3                # |shift| <= |t_min| + E; this over-estimates E
+        t_min0 = np.abs(np.where(np.isfinite(t_min), t_min, 0))
+        err_q0 = (w_err + gk * (t_min0 + 2 * E0 + w_abs) + gd * np.abs(w).max() + k * 2.0 ** -120) + 1e-12
+        E = (err_q0 + qh_n * (gd_n + gk * gh_n).max() + (qd_n + gd * q_n) * g_n.max()) * (1 + 1e-6)
+        valid_q = np.flatnonzero(has)
+        c_shift = np.zeros(nq)
+        c_shift[valid_q] = _bf16_floor(t_min[valid_q] - E[valid_q] * 1.001)
+        err_g_p = gd_n + gk * gh_n
+        err_qd = qd_n + gd * q_n
+        lut = kernels.bf16_value_table()
+
+        hists = np.zeros((threads, int((m + 1).sum())), np.int64)
+        bounds = np.linspace(0, ng, threads + 1).round().astype(np.int64)
+        buf = torch.empty(ng * (-(-min(block, len(valid_q)) // 8) * 8), dtype=torch.bfloat16)
+        n_uncertain = n_cand = 0
+        timing = {"setup": time.perf_counter() - t_start, "matmul": 0.0, "scan": 0.0}
+        for a in tqdm(range(0, len(valid_q), block), desc="ranking", unit="block", disable=not progress):
+            qsel = valid_q[a:a + block]
+            Q = _bf16_block_rows(Qh, qsel, c_shift, d, len(w_parts))
+            nbp = len(Q)
+            qidx = np.full(nbp, -1, np.int64)
+            qidx[:len(qsel)] = qsel
+            tic = time.perf_counter()
+            A = torch.mm(G, Q.T, out=buf[:ng * nbp].view(ng, nbp))     # gallery-major bf16 scores
+            timing["matmul"] += time.perf_counter() - tic
+            tic = time.perf_counter()
+            a16 = A.view(torch.int16).numpy()
+            a64 = a16.view(np.uint64)
+            args = (qidx, q_pids, g_pids, c_shift, err_q0, qh_n, err_qd, err_g_p, g_n, lut, qn, gn, q_scale,
+                    g_scale, w, pos_start, m, t_asc, base)
+            for c, r in run(kernels.scan_rows, [(a16, a64, int(bounds[i]), int(bounds[i + 1])) + args + (hists[i],)
+                                                for i in range(threads)]):
+                n_cand += c
+                n_uncertain += r
+            timing["scan"] += time.perf_counter() - tic
+    finally:
+        if pool:
+            pool.shutdown()
+    hist = hists.sum(0)
     if stats is not None:
         stats.update(candidates=n_cand, rescored=n_uncertain, max_error_bound=float(E.max()),
                      timing={k: round(v, 3) for k, v in timing.items()})
-    return pq, pg, ts, counter.neg_above(pq)
+    return pq, pg, ts, _neg_above(hist, m, pos_start, base, pq)
