@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_ALL_SIGNS = np.uint64(0x8000800080008000)   # sign bits of four little-endian int16 lanes
+_ALL_SIGNS = np.uint64(0x8000800080008000)   # the sign bits of the four int16 lanes of a word
 
 
 @njit(fastmath={"reassoc", "contract"}, nogil=True, cache=True)
