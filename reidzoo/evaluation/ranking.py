@@ -50,11 +50,12 @@ def prepare_features(qf: np.ndarray, gf: np.ndarray, metric: str):
         w = np.zeros(len(g), np.float64)
     else:
         # distances do not change under translation; centring avoids fp32 cancellation in
-        # |q|^2 + |g|^2 - 2 q.g when features sit far from the origin
-        centre = torch.from_numpy(gf.astype(np.float64).mean(0))
-        q = (q.double() - centre).float()
-        g = (g.double() - centre).float()
-        w = 0.5 * np.square(g.numpy().astype(np.float64)).sum(1)
+        # |q|^2 + |g|^2 - 2 q.g when features sit far from the origin. Any fp32 centre will do,
+        # as long as every feature is moved by the same one (each subtraction rounds once).
+        centre = torch.from_numpy(np.mean(gf, axis=0, dtype=np.float64).astype(np.float32))
+        q = q - centre
+        g = g - centre
+        w = np.concatenate([0.5 * g[s:s + 8192].double().square().sum(1).numpy() for s in range(0, len(g), 8192)])
     return q, g, w
 
 
