@@ -115,32 +115,34 @@ def exact_scores(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, qi: np.ndarray
     return out
 
 
+def _positive_layout(pos_q: np.ndarray, t_sorted_desc: np.ndarray, num_queries: int):
+    """(m, starts, t_asc, t_min, base) of positives grouped by query, best first: per query the
+    number of positives, where they start, their scores ascending (flat, in the same groups), the
+    weakest score (inf without positives) and where its m + 1 histogram bins start."""
+    m = np.bincount(pos_q, minlength=num_queries)
+    starts = np.cumsum(m) - m
+    j = np.arange(len(pos_q)) - starts[pos_q]
+    t_asc = np.ascontiguousarray(t_sorted_desc[starts[pos_q] + m[pos_q] - 1 - j])
+    t_min = np.full(num_queries, np.inf)
+    has = m > 0
+    t_min[has] = t_asc[starts[has]]
+    base = np.cumsum(m + 1) - (m + 1)
+    return m, starts, t_asc, t_min, base
+
+
 class _Counter:
     """Accumulates, per query, how many negatives lie above exactly c of its positives."""
 
     def __init__(self, pos_q: np.ndarray, t_sorted_desc: np.ndarray, num_queries: int, span: float):
-        self.m = np.bincount(pos_q, minlength=num_queries)
-        self.starts = np.cumsum(self.m) - self.m
+        self.m, self.starts, t_asc, self.t_min, self.base = _positive_layout(pos_q, t_sorted_desc, num_queries)
         # ascending scores per query, offset by query so one searchsorted serves all queries
         self.off = 4.0 * span + 4.0
-        j = np.arange(len(pos_q)) - self.starts[pos_q]
-        t_asc = t_sorted_desc[self.starts[pos_q] + self.m[pos_q] - 1 - j]
         self.key = pos_q * self.off + t_asc
-        self.t_asc = np.append(t_asc, np.inf)
-        self.t_min = np.full(num_queries, np.inf)
-        has = self.m > 0
-        self.t_min[has] = t_sorted_desc[self.starts[has] + self.m[has] - 1]
-        self.base = np.cumsum(self.m + 1) - (self.m + 1)
         self.hist = np.zeros(int((self.m + 1).sum()), np.int64)
 
     def below(self, qi: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Number of query qi's positives scoring strictly below x."""
         return np.searchsorted(self.key, qi * self.off + x, side="left") - self.starts[qi]
-
-    def next_score(self, qi: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Score of query qi's positive just above its c lowest ones (+inf when c is all of them)."""
-        idx = np.where(c < self.m[qi], self.starts[qi] + c, len(self.t_asc) - 1)
-        return self.t_asc[idx]
 
     def add(self, qi: np.ndarray, c: np.ndarray) -> None:
         self.hist += np.bincount(self.base[qi] + c, minlength=len(self.hist))
@@ -309,14 +311,7 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         run(kernels.pair_scores, [(qn, gn, pos.q[a:b], pos.g[a:b], q_scale, g_scale, w, t[a:b])
                                   for a, b in zip(cut[:-1], cut[1:])])
         pq, pg, ts = _sort_positives(pos, t)
-        m = np.bincount(pq, minlength=nq)
-        pos_start = np.cumsum(m) - m
-        j = np.arange(len(pq)) - pos_start[pq]
-        t_asc = np.ascontiguousarray(ts[pos_start[pq] + m[pq] - 1 - j])     # per query, ascending
-        t_min = np.full(nq, np.inf)
-        has = m > 0
-        t_min[has] = t_asc[pos_start[has]]
-        base = np.cumsum(m + 1) - (m + 1)
+        m, pos_start, t_asc, t_min, base = _positive_layout(pq, ts, nq)
         # norms are computed in fp32 (relative error <= d * 2^-24 < 1e-3 for d < 16k, covered by
         # `rel`); the scaled fp32 rows differ from the exact scaled rows by a relative <= 2^-22
         rel = 1 + 1e-3
@@ -336,7 +331,7 @@ def count_bf16(q: torch.Tensor, g: torch.Tensor, w: np.ndarray, pos: Positives, 
         t_min0 = np.abs(np.where(np.isfinite(t_min), t_min, 0))
         err_q0 = (w_err + gk * (t_min0 + 2 * E0 + w_abs) + gd * np.abs(w).max() + k * 2.0 ** -120) + 1e-12
         E = (err_q0 + qh_n * (gd_n + gk * gh_n).max() + (qd_n + gd * q_n) * g_n.max()) * (1 + 1e-6)
-        valid_q = np.flatnonzero(has)
+        valid_q = np.flatnonzero(m > 0)
         c_shift = np.zeros(nq)
         c_shift[valid_q] = _bf16_floor(t_min[valid_q] - E[valid_q] * 1.001)
         err_g_p = gd_n + gk * gh_n

@@ -16,6 +16,7 @@ from .evaluate import evaluate
 from .protocol import EvaluationInputError
 
 FEATURE_KEYS = ("qf", "gf", "q_pids", "g_pids", "q_camids", "g_camids")
+_SAVE_HINT = "np.savez(path, qf=..., gf=..., q_pids=..., g_pids=..., q_camids=..., g_camids=...)"
 
 
 def _mapped_member(path: str, info: zipfile.ZipInfo) -> Optional[np.ndarray]:
@@ -52,24 +53,21 @@ def load_features(path: str) -> dict:
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise EvaluationInputError(f"{path} is not a readable .npz file ({e}); save it with "
-                                   f"np.savez(path, qf=..., gf=..., q_pids=..., g_pids=..., q_camids=..., g_camids=...)")
+        raise EvaluationInputError(f"{path} is not a readable .npz file ({e}); save it with {_SAVE_HINT}")
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise EvaluationInputError(f"{path} holds a single array, not an .npz archive; save it with "
-                                   f"np.savez(path, qf=..., gf=..., q_pids=..., g_pids=..., q_camids=..., g_camids=...)")
+        raise EvaluationInputError(f"{path} holds a single array, not an .npz archive; save it with {_SAVE_HINT}")
     missing = [k for k in FEATURE_KEYS if k not in data.files]
     if missing:
         raise EvaluationInputError(f"{path} lacks array(s) {missing}; it has {sorted(data.files)}. Expected: "
                                    f"qf (Q x d), gf (G x d), q_pids, g_pids, q_camids, g_camids (int64)")
     out = {}
-    with zipfile.ZipFile(path) as z:
-        members = {os.path.splitext(i.filename)[0]: i for i in z.infolist()}
-        for k in FEATURE_KEYS:
-            try:
-                arr = _mapped_member(path, members[k]) if k in members else None
-            except (ValueError, OSError, struct.error):
-                arr = None
-            out[k] = arr if arr is not None else data[k]
+    members = {os.path.splitext(i.filename)[0]: i for i in data.zip.infolist()}   # the archive np.load read
+    for k in FEATURE_KEYS:
+        try:
+            arr = _mapped_member(path, members[k]) if k in members else None
+        except (ValueError, OSError, struct.error):
+            arr = None
+        out[k] = arr if arr is not None else data[k]
     data.close()
     return out
 
