@@ -116,3 +116,22 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy, tmp_path):
     after = load_checkpoint(tmp_path / "run" / "checkpoint.pth")
     assert after["it"] == before["it"] == 3
     assert all(torch.equal(after["teacher"][k], before["teacher"][k]) for k in before["teacher"])
+
+
+def test_diagnostics_and_held_out_probe_are_logged_and_plotted(toy, tmp_path):
+    from reidzoo.data.synthetic import make_market_like
+    probe = make_market_like(tmp_path / "probe", n_ids_train=4, n_ids_test=4, cameras=2, images_per_id=4,
+                             progress=False)
+    out = tmp_path / "run"
+    pretrain(config_from_dict(_cfg(toy, out, probe_root=str(probe), probe_every=4, collapse_patience=2,
+                                   centering="sinkhorn")), progress=False)
+    recs = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in recs if "loss" in r]
+    for r in steps:
+        assert 0 < r["teacher_entropy"] < r["ln_out_dim"] + 1e-4
+        assert r["kl"] == pytest.approx(r["loss"] - r["teacher_entropy"], abs=1e-4)
+        assert -1 <= r["feature_cosine"] <= 1 and r["center_norm"] >= 0
+    probes = [r for r in recs if "probe_mAP" in r]
+    assert [r["it"] for r in probes] == [4, 6]                      # every 4 steps, and at the end
+    assert all(0 < r["probe_mAP"] <= 1 for r in probes)
+    assert (out / "loss_lr.png").stat().st_size > 0

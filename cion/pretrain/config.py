@@ -51,6 +51,8 @@ class PretrainConfig:
     warmup_teacher_temp_epochs: int = 0
     student_temp: float = 0.1
     center_momentum: float = 0.9
+    centering: str = "ema"                      # ema (the paper's, default) | sinkhorn (DINOv2/SwAV; small batches)
+    sinkhorn_iterations: int = 3
     clip_grad: float = 3.0
     freeze_last_layer: int = 1
     precision: str = "auto"                     # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16/fp16 on GPU)
@@ -61,6 +63,12 @@ class PretrainConfig:
     save_every_steps: int = 0                   # 0: checkpoint at epoch ends only
     tensorboard: bool = False
     threads: int = 0                            # torch CPU threads per process (0: torch's default)
+    collapse_patience: int = 50                 # steps at collapse before the one-time warning
+    # held-out probe: frozen teacher-backbone mAP on a Market-format folder, BN rule applied (docs)
+    probe_root: Optional[str] = None
+    probe_every: int = 0                        # steps between probes (0: only at the end when probe_root is set)
+    probe_size: Optional[List[int]] = None      # (H, W) of probe images; None: global_size
+    probe_bn_images: int = 512
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (for checkpoints and config.yaml)."""

@@ -24,10 +24,15 @@ class IdentityDistillationLoss(nn.Module):
     """
 
     def __init__(self, out_dim: int, ncrops: int, teacher_temp: float = 0.04, student_temp: float = 0.1,
-                 center_momentum: float = 0.9):
+                 center_momentum: float = 0.9, centering: str = "ema", sinkhorn_iterations: int = 3):
         super().__init__()
         if ncrops < 2:
             raise ValueError(f"ncrops={ncrops}: the student needs at least the 2 global views")
+        if centering not in ("ema", "sinkhorn"):
+            raise ValueError(f"centering={centering!r}: choose ema (the paper's) or sinkhorn")
+        self.centering = centering
+        self.sinkhorn_iterations = sinkhorn_iterations
+        self.last_teacher_probs: torch.Tensor | None = None  # for the collapse diagnostics
         self.out_dim = out_dim
         self.ncrops = ncrops
         self.teacher_temp = teacher_temp
@@ -51,7 +56,9 @@ class IdentityDistillationLoss(nn.Module):
         # float32 for the softmaxes even under autocast: a 65k-way softmax in half precision loses the loss.
         # (Splitting log s into x - logsumexp(x) to avoid this (V,B,D) tensor was measured 2.8x slower on CPU.)
         ls = F.log_softmax(_atleast_fp32(student_output) / self.student_temp, dim=-1).view(V, P, K, -1)
-        q = F.softmax((_atleast_fp32(teacher_output) - self.center) / tau_t, dim=-1).detach().view(2, P, K, -1)
+        q = self.teacher_targets(teacher_output, tau_t)
+        self.last_teacher_probs = q
+        q = q.view(2, P, K, -1)
         # (2,V): sum_b q_g[b].log s_v[b]   and   sum_p (sum_i q_g[p,i]).(sum_j log s_v[p,j])
         diag = q.reshape(2, -1) @ ls.reshape(V, -1).T
         full = q.sum(2).reshape(2, -1) @ ls.sum(2).reshape(V, -1).T
@@ -64,6 +71,14 @@ class IdentityDistillationLoss(nn.Module):
         return loss
 
     @torch.no_grad()
+    def teacher_targets(self, teacher_output: torch.Tensor, teacher_temp: float) -> torch.Tensor:
+        """(2B, D) teacher probabilities: softmax after EMA centring, or Sinkhorn-Knopp equipartition."""
+        t = _atleast_fp32(teacher_output)
+        if self.centering == "sinkhorn":
+            return sinkhorn_knopp(t / teacher_temp, self.sinkhorn_iterations)
+        return F.softmax((t - self.center) / teacher_temp, dim=-1)
+
+    @torch.no_grad()
     def update_center(self, teacher_output: torch.Tensor) -> None:
         """EMA of the teacher output mean over the global batch (all ranks)."""
         total = _atleast_fp32(teacher_output).sum(dim=0, keepdim=True).to(self.center.dtype)
@@ -72,6 +87,32 @@ class IdentityDistillationLoss(nn.Module):
             dist.all_reduce(total)
             dist.all_reduce(count)
         self.center.mul_(self.center_momentum).add_(total / count, alpha=1 - self.center_momentum)
+
+
+@torch.no_grad()
+def sinkhorn_knopp(logits: torch.Tensor, iterations: int = 3) -> torch.Tensor:
+    """Soft assignments of the (N, D) rows (all ranks together) whose D columns get equal total mass.
+
+    Alternates column and row normalisation of exp(logits) (SwAV / DINOv2's teacher centring); each
+    row of the result sums to 1. Under DDP the column sums and the sample count are all-reduced, so
+    the equipartition holds over the global batch.
+    """
+    x = logits.float()
+    m = x.max()
+    if _dist_on():
+        dist.all_reduce(m, op=dist.ReduceOp.MAX)
+    q = torch.exp(x - m)                                      # (N, D); the shift cancels in the normalisations
+    n = torch.tensor([float(q.shape[0])], device=q.device)
+    if _dist_on():
+        dist.all_reduce(n)
+    d = q.shape[1]
+    for _ in range(max(int(iterations), 1)):
+        col = q.sum(0, keepdim=True)
+        if _dist_on():
+            dist.all_reduce(col)
+        q = q / col.clamp_min(1e-30) / d                      # every column holds 1/D of the mass
+        q = q / q.sum(1, keepdim=True).clamp_min(1e-30) / n   # every row holds 1/N of it
+    return q * n
 
 
 def identity_loss_direct(student_output: torch.Tensor, teacher_output: torch.Tensor, center: torch.Tensor,

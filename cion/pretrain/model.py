@@ -81,7 +81,8 @@ class MultiCropNet(nn.Module):
         if self.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
 
-    def forward(self, views: List[torch.Tensor]) -> torch.Tensor:
+    def forward(self, views: List[torch.Tensor], return_features: bool = False):
+        """Head logits of all views (view-major); with `return_features`, (logits, backbone features)."""
         if self.local_resize:
             views = [v if tuple(v.shape[-2:]) == self.local_resize else
                      F.interpolate(v, size=self.local_resize, mode="bilinear", align_corners=False) for v in views]
@@ -94,7 +95,9 @@ class MultiCropNet(nn.Module):
                     x = x.contiguous(memory_format=torch.channels_last)
                 feats.append(self.backbone(x))
                 start = end
-        return self.head(torch.cat(feats))
+        feats = torch.cat(feats)
+        out = self.head(feats)
+        return (out, feats) if return_features else out
 
 
 def _all_reduce_sum(x: torch.Tensor) -> torch.Tensor:

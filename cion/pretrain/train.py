@@ -22,6 +22,7 @@ from .augment import MultiCrop, MultiCropConfig, normalize_views
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import PretrainConfig
 from .data import CionALDataset, CollateIdentityBatch
+from .diagnostics import CollapseMonitor, step_diagnostics
 from .head import DINOHead
 from .loss import IdentityDistillationLoss
 from .model import MultiCropNet, build_backbone, convert_sync_batchnorm
@@ -120,7 +121,15 @@ class Pretrainer:
             self.teacher.load_state_dict(student.module.state_dict())  # DDP broadcast rank 0's init
         self.student = student
         self.criterion = IdentityDistillationLoss(cfg.out_dim, self.ncrops, cfg.teacher_temp, cfg.student_temp,
-                                                  cfg.center_momentum).to(self.device)
+                                                  cfg.center_momentum, cfg.centering,
+                                                  cfg.sinkhorn_iterations).to(self.device)
+        self.monitor = CollapseMonitor(patience=cfg.collapse_patience)
+        self.diag: Dict[str, float] = {}
+        self.probe = None
+        if cfg.probe_root and self.is_main:
+            from .probe import load_probe
+            self.probe = load_probe(cfg.probe_root, cfg.probe_size or cfg.global_size, cfg.probe_bn_images,
+                                    cfg.seed)
 
         # optimisation
         self.optimizer = build_optimizer(cfg.optimizer, param_groups(self.student_module))
@@ -253,10 +262,13 @@ class Pretrainer:
         amp = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext())
         with amp:
             with torch.no_grad():
-                t_out = self.teacher(views[:2])
+                t_out, t_feats = self.teacher(views[:2], return_features=True)
             s_out = self.student(views)
             loss = self.criterion(s_out, t_out, K, teacher_temp=tau_t)
         value = _mean_across_ranks(loss.item(), self.device)
+        if self.is_main:
+            self.diag = step_diagnostics(value, self.criterion.last_teacher_probs, t_feats,
+                                         self.criterion.center if cfg.centering == "ema" else None)
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"loss is {value} at epoch {self.epoch}, step {self.step_in_epoch} (iteration {self.it}); stopped. "
@@ -285,6 +297,12 @@ class Pretrainer:
             torch._foreach_mul_(t_params, m)
             torch._foreach_add_(t_params, s_params, alpha=1 - m)
         return value
+
+    def run_probe(self) -> Dict[str, float]:
+        """Frozen teacher-backbone mAP on the held-out probe (BN rule applied to a copy)."""
+        from .probe import frozen_map
+        r = frozen_map(self.teacher.backbone, self.probe)
+        return {"probe_mAP": round(r["mAP"], 6), "probe_rank1": round(r["rank1"], 6)}
 
     # -- the loop
     def fit(self) -> Dict[str, Any]:
@@ -323,11 +341,19 @@ class Pretrainer:
                                "lr": float(self.optimizer.param_groups[0]["lr"]),
                                "wd": float(self.optimizer.param_groups[0]["weight_decay"]),
                                "momentum": float(self.momentum[min(self.it - 1, len(self.momentum) - 1)]),
-                               "K": K, "images_per_s": round(ips, 2), "failed_images": self.failed_images}
+                               "K": K, "images_per_s": round(ips, 2), "failed_images": self.failed_images,
+                               **{k: round(v, 6) for k, v in self.diag.items()}}
+                        rec["ln_out_dim"] = round(math.log(cfg.out_dim), 6)
+                        if self.probe is not None and cfg.probe_every and self.it % cfg.probe_every == 0:
+                            rec.update(self.run_probe())
                         self._log(rec)
+                        warning = self.monitor.update(self.diag, self.it)
+                        if warning:
+                            self._log({"event": "collapse_warning", "it": self.it, "message": warning})
                         if self._tb:
-                            for k in ("loss", "lr", "wd", "momentum", "images_per_s"):
-                                self._tb.add_scalar(k, rec[k], self.it)
+                            for k in ("loss", "lr", "wd", "momentum", "images_per_s", *self.diag, "probe_mAP"):
+                                if k in rec:
+                                    self._tb.add_scalar(k, rec[k], self.it)
                         bar.update(1)
                         bar.set_postfix(epoch=self.epoch, K=K, loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
                     if cfg.save_every_steps and self.it % cfg.save_every_steps == 0 and self.step_in_epoch < n_steps:
@@ -335,6 +361,8 @@ class Pretrainer:
                 self.epoch += 1
                 self.step_in_epoch = 0
                 self.save()
+            if self.probe is not None and self.is_main and not (cfg.probe_every and self.it % cfg.probe_every == 0):
+                self._log({"event": "probe", "it": self.it, **self.run_probe()})
         finally:
             bar.close()
             if self.is_main:
@@ -347,8 +375,10 @@ class Pretrainer:
 
 
 def plot_log(log_path: Path, png: Path) -> Optional[Path]:
-    """Loss and learning rate against iterations, from the JSONL log (written atomically)."""
-    recs = [json.loads(x) for x in Path(log_path).read_text().splitlines() if x.strip()] if log_path.exists() else []
+    """Loss (with ln D) and learning rate, and below them the collapse diagnostics, from the JSONL log."""
+    lines = Path(log_path).read_text().splitlines() if log_path.exists() else []
+    recs = [json.loads(x) for x in lines if x.strip()]
+    probes = [r for r in recs if "probe_mAP" in r]
     recs = [r for r in recs if "loss" in r]
     if not recs:
         return None
@@ -356,14 +386,31 @@ def plot_log(log_path: Path, png: Path) -> Optional[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     its = [r["it"] for r in recs]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(its, [r["loss"] for r in recs], color="tab:blue", lw=1)
-    ax.set_xlabel("iteration")
+    has_diag = "teacher_entropy_ratio" in recs[-1]
+    fig, axes = plt.subplots(2 if has_diag else 1, 1, figsize=(7, 6 if has_diag else 3.5), sharex=True,
+                             squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(its, [r["loss"] for r in recs], color="tab:blue", lw=1, label="loss")
+    if "ln_out_dim" in recs[-1]:
+        ax.axhline(recs[-1]["ln_out_dim"], color="tab:blue", ls="--", lw=0.8, label="ln(out_dim): uniform")
+        ax.legend(loc="lower left", fontsize=8)
     ax.set_ylabel("loss", color="tab:blue")
     ax2 = ax.twinx()
     ax2.plot(its, [r["lr"] for r in recs], color="tab:orange", lw=1)
     ax2.set_ylabel("learning rate", color="tab:orange")
     ax.set_title("CION pre-training")
+    if has_diag:
+        ax = axes[1, 0]
+        ax.plot(its, [r["teacher_entropy_ratio"] for r in recs], lw=1, label="teacher entropy / ln D")
+        ax.plot(its, [r["feature_cosine"] for r in recs], lw=1, label="feature cosine (batch)")
+        ax.plot(its, [r["teacher_top_share"] for r in recs], lw=1, label="top-target share")
+        if probes:
+            ax.plot([r["it"] for r in probes], [r["probe_mAP"] for r in probes], "o-", lw=1,
+                    label="probe mAP (BN rule)")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("collapse diagnostics")
+        ax.legend(loc="lower left", fontsize=8)
+    axes[-1, 0].set_xlabel("iteration")
     fig.tight_layout()
     tmp = png.with_name(f".{png.stem}.tmp.png")
     fig.savefig(tmp, dpi=100)
