@@ -47,8 +47,8 @@ def model_card_text(name: str) -> str:
         datasets=["LUPerson-NL", "CION-AL"], pipeline_tag="image-feature-extraction",
         eval_results=_eval_results(name),
     )
-    mparams = f"{measured['params_m']:.2f} M" if "params_m" in measured else "see `tools/zoo.py measure`"
-    mflops = f"{measured['flops_g']:.2f} G" if "flops_g" in measured else "see `tools/zoo.py measure`"
+    mparams = f"{measured['params_m']:.2f} M" if "params_m" in measured else "see `reidzoo zoo measure`"
+    mflops = f"{measured['flops_g']:.2f} G" if "flops_g" in measured else "see `reidzoo zoo measure`"
     body = f"""
 # {name} — ReIDZoo (CION pre-trained)
 

@@ -19,7 +19,7 @@ CARD_NAME = "README.md"
 HUB_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
 
 DEFAULT_ORG = "cion-reidzoo"
-# Zoo weights are read at a pinned tag that `tools/publish_zoo.py` creates after an upload,
+# Zoo weights are read at a pinned tag that `reidzoo publish` creates after an upload,
 # so a later upload never silently changes what `reidzoo.load(name)` returns.
 DEFAULT_REVISION = "v1.0"
 
@@ -106,7 +106,7 @@ def read_hub_folder(path: os.PathLike) -> tuple[Dict[str, Any], Dict[str, torch.
     missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (p / f).is_file()]
     if missing:
         raise HubError(f"{p} is not a hub folder: missing {', '.join(missing)} "
-                       f"(write one with tools/convert_reidzoo.py or tools/export_pretrained.py)")
+                       f"(write one with `reidzoo convert` or tools/export_pretrained.py)")
     try:
         cfg = json.loads((p / CONFIG_NAME).read_text())
     except json.JSONDecodeError as exc:

@@ -14,9 +14,9 @@ def plan_upload(folder: os.PathLike, org: str) -> Dict[str, Any]:
     cfg, _ = read_hub_folder(folder)
     name = (cfg.get("reidzoo") or {}).get("name")
     if not name:
-        raise ValueError("config.json has no reidzoo.name; write hub folders with tools/convert_reidzoo.py")
+        raise ValueError("config.json has no reidzoo.name; write hub folders with `reidzoo convert`")
     if not (folder / "README.md").is_file():
-        raise ValueError("missing README.md model card (tools/zoo.py cards writes them)")
+        raise ValueError("missing README.md model card (`reidzoo zoo cards` writes them)")
     files = [(f, (folder / f).stat().st_size) for f in HUB_FILES]
     return {"repo_id": repo_id_for(name, org), "name": name, "files": files}
 

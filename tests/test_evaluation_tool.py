@@ -1,4 +1,4 @@
-"""tools/evaluate.py end to end: saved features, and a zoo model (hub folder) on a Market-1501 tree."""
+"""`reidzoo evaluate` end to end: saved features, and a zoo model (hub folder) on a Market-1501 tree."""
 import json
 import subprocess
 import sys
@@ -12,7 +12,7 @@ from reidzoo.evaluation import evaluate
 from test_evaluation import random_set
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = [sys.executable, str(ROOT / "tools" / "evaluate.py")]
+TOOL = [sys.executable, "-m", "reidzoo", "evaluate"]
 
 
 def run_tool(*args):
@@ -22,12 +22,9 @@ def run_tool(*args):
 
 
 def tool_main(*args):
-    """The tool's main() in this process (fast): returns its exit code."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("evaluate_tool", ROOT / "tools" / "evaluate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main([str(a) for a in args])
+    """`reidzoo evaluate ARGS` in this process (fast): returns its exit code."""
+    from reidzoo.cli import main
+    return main(["evaluate", *args])
 
 
 def test_features_file(tmp_path):
@@ -84,13 +81,9 @@ def test_missing_dataset_shows_layout(tmp_path, capsys):
     assert "bounding_box_test" in err and "Expected layout" in err
 
 
-def test_zoo_model_on_market_tree(tmp_path):
-    import reidzoo
-    import torch
-    torch.manual_seed(0)
-    hub = tmp_path / "hub"
-    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", hub)
-    d = tmp_path / "data" / "Market-1501-v15.09.15"
+def market_tree(data: Path) -> Path:
+    """A tiny Market-1501 tree under `data` (5 people, 2 and 4 cameras) of noisy flat colours."""
+    d = data / "Market-1501-v15.09.15"
     rng = np.random.default_rng(0)
     colours = rng.integers(0, 255, (6, 3))
     for sub, count in (("bounding_box_train", 2), ("bounding_box_test", 4), ("query", 1)):
@@ -100,6 +93,23 @@ def test_zoo_model_on_market_tree(tmp_path):
                 img = np.clip(colours[pid] + rng.normal(0, 25, (128, 64, 3)), 0, 255).astype(np.uint8)
                 cam = 1 + (j + (sub == "query")) % 2 + (2 if sub == "query" else 0)
                 cv2.imwrite(str(d / sub / f"{pid:04d}_c{cam}s1_{j:06d}_00.jpg"), img)
+    return d
+
+
+@pytest.fixture
+def resnet18_hub(tmp_path):
+    """A random-init resnet18 hub folder (seeded)."""
+    import reidzoo
+    import torch
+    torch.manual_seed(0)
+    hub = tmp_path / "hub"
+    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", hub)
+    return hub
+
+
+def test_zoo_model_on_market_tree(tmp_path, resnet18_hub):
+    hub = resnet18_hub
+    d = market_tree(tmp_path / "data")
     (d / "bounding_box_test" / "0003_c5s1_000099_00.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="could not be decoded") as rec:
@@ -113,3 +123,30 @@ def test_zoo_model_on_market_tree(tmp_path):
     assert res["num_valid_queries"] == 5 and 0 < res["mAP"] <= 1
     ranked = cv2.imread(str(out / "ranked.png"))
     assert ranked is not None and ranked.shape[1] > 10 * 64
+
+
+def test_extract_then_evaluate_features(tmp_path, resnet18_hub, capsys):
+    from reidzoo.cli import main
+    d = market_tree(tmp_path / "data")
+    feats = tmp_path / "feats" / "market.npz"
+    assert main(["extract", "--model", resnet18_hub, "--dataset", "market1501", "--root", tmp_path / "data",
+                 "--out", feats, "--batch-size", 8]) == 0
+    saved = np.load(feats)
+    assert saved["qf"].shape == (5, 512) and saved["gf"].shape == (20, 512)
+    assert [Path(p).name for p in saved["q_paths"]] == sorted(p.name for p in (d / "query").iterdir())
+    assert tool_main("--model", resnet18_hub, "--dataset", "market1501", "--root", tmp_path / "data",
+                     "--out", tmp_path / "direct") == 0
+    assert tool_main("--features", feats, "--out", tmp_path / "from_file") == 0
+    direct = json.loads((tmp_path / "direct" / "results.json").read_text())
+    from_file = json.loads((tmp_path / "from_file" / "results.json").read_text())
+    for k in ("mAP", "rank1", "mINP", "cmc"):
+        assert from_file[k] == pytest.approx(direct[k], abs=1e-6)
+    # image files and folders: the same images give the same features as the dataset mode
+    out = tmp_path / "crops.npz"
+    assert main(["extract", "--model", resnet18_hub, d / "query", "--out", out]) == 0
+    crops = np.load(out)
+    assert list(crops["paths"]) == list(saved["q_paths"])
+    np.testing.assert_allclose(crops["features"], saved["qf"], rtol=0, atol=1e-5)
+    capsys.readouterr()
+    assert main(["extract", "--model", resnet18_hub, tmp_path / "nothing_here", "--out", out]) == 2
+    assert "neither an image file nor a folder" in capsys.readouterr().err

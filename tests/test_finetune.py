@@ -1,8 +1,5 @@
 """Fine-tuning: a tiny real run learns, resumes exactly, and refuses bad run directories."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,12 +7,12 @@ import pytest
 import torch
 
 import reidzoo
+from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
 from reidzoo.finetune import FinetuneConfig, RunDirError, evaluate_backbone, export_finetuned, finetune
 from reidzoo.finetune.data import PKSampler
 from reidzoo.finetune.losses import BatchHardTripletLoss
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +94,7 @@ def test_tiny_finetune_learns_and_resumes(market, tmp_path):
         torch.testing.assert_close(reidzoo.load(hub)(x), model(x), rtol=0, atol=1e-5)
 
 
-def test_run_dir_and_bad_inputs(market, tmp_path):
+def test_run_dir_and_bad_inputs(market, tmp_path, capsys):
     cfg = _cfg(market, epochs=1, max_iters_per_epoch=1)
     finetune(cfg, tmp_path / "run", progress=False)
     other = _cfg(market, epochs=1, max_iters_per_epoch=1, lr=5e-4)
@@ -124,13 +121,12 @@ def test_run_dir_and_bad_inputs(market, tmp_path):
     assert (tmp_path / "run2" / "last.pth").read_bytes()[:2] == before[:2]
 
     # Missing dataset root: a clear error, nothing written.
-    r = subprocess.run([sys.executable, ROOT / "tools/finetune.py", "--dataset", "market1501", "--root",
-                        tmp_path / "nope", "--out", tmp_path / "r3"], capture_output=True, text=True)
-    assert r.returncode == 2 and "Expected layout" in r.stderr and not (tmp_path / "r3").exists()
+    assert cli(["finetune", "--dataset", "market1501", "--root", tmp_path / "nope", "--out", tmp_path / "r3"]) == 2
+    assert "Expected layout" in capsys.readouterr().err and not (tmp_path / "r3").exists()
     # Model / weights mismatch: resnet18 weights for a ghostnet run.
     w = tmp_path / "r18"
     reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", w)
-    r = subprocess.run([sys.executable, ROOT / "tools/finetune.py", "--model", "ghostnet_0_5", "--init", w,
-                        "--dataset", "synthetic", "--root", market, "--out", tmp_path / "r4"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "holds 'resnet18' weights" in r.stderr, r.stderr
+    assert cli(["finetune", "--model", "ghostnet_0_5", "--init", w, "--dataset", "synthetic", "--root", market,
+                "--out", tmp_path / "r4"]) == 2
+    err = capsys.readouterr().err
+    assert "holds 'resnet18' weights" in err, err

@@ -1,8 +1,6 @@
 """The synthetic re-ID world: determinism, Market-format output, videos with consistent ground truth."""
 import json
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import pytest
 from reidzoo.data.synthetic import (make_identity, make_market_like, make_videos, plan_videos, render_frames,
                                     render_person)
 
-ROOT = Path(__file__).resolve().parents[1]
 MARKET_NAME = re.compile(r"^(-1|\d{4})_c([1-6])s(\d)_(\d{6})_(\d{2})\.jpg$")
 
 
@@ -241,16 +238,14 @@ def test_existing_data_is_never_overwritten_by_default(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left behind
 
 
-def test_cli_help_and_errors(tmp_path):
-    tool = ROOT / "tools" / "make_synthetic.py"
-    r = subprocess.run([sys.executable, str(tool), "videos", "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "--people" in r.stdout
-    r = subprocess.run([sys.executable, str(tool), "market", "--out", str(tmp_path / "m"), "--cameras", "9"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "cameras must be between 2 and 6" in r.stderr
+def test_cli_help_and_errors(tmp_path, capsys):
+    from reidzoo.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["synthetic", "videos", "--help"])
+    assert e.value.code == 0 and "--people" in capsys.readouterr().out
+    assert main(["synthetic", "market", "--out", tmp_path / "m", "--cameras", "9"]) == 2
+    assert "cameras must be between 2 and 6" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
-    r = subprocess.run([sys.executable, str(tool), "videos", "--out", str(tmp_path / "v"), "--videos", "2",
-                        "--people", "2", "--frames", "5", "--width", "160", "--height", "96"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    assert main(["synthetic", "videos", "--out", tmp_path / "v", "--videos", "2", "--people", "2", "--frames", "5",
+                 "--width", "160", "--height", "96"]) == 0
     assert (tmp_path / "v" / "gt" / "vid001" / "gt.txt").exists()

@@ -3,8 +3,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,10 +13,10 @@ import timm
 import torch
 
 import reidzoo
+from reidzoo.cli import main as cli
 from reidzoo.hub import HubError, WEIGHTS_NAME, repo_id_for
 from reidzoo.models.release import CheckpointError
 
-ROOT = Path(__file__).resolve().parents[1]
 X = torch.randn(2, 3, 256, 128, generator=torch.Generator().manual_seed(1))
 
 
@@ -93,11 +91,11 @@ def test_offline_hub_cache(resnet18_folder, tmp_path, monkeypatch):
         reidzoo.load("convnext_tiny")
 
 
-def test_unknown_model_suggests_names():
+def test_unknown_model_suggests_names(capsys):
     with pytest.raises(reidzoo.UnknownModelError, match="Did you mean: convnext_tiny"):
         reidzoo.load("convnxt_tiny")
-    r = subprocess.run([sys.executable, ROOT / "tools/zoo.py", "info", "resnet5O"], capture_output=True, text=True)
-    assert r.returncode == 2 and "resnet50" in r.stderr and "Traceback" not in r.stderr
+    assert cli(["zoo", "info", "resnet5O"]) == 2
+    assert "resnet50" in capsys.readouterr().err
 
 
 def test_bad_weight_files(tmp_path, resnet18_folder):
@@ -161,14 +159,12 @@ def test_hub_folder_written_atomically(tmp_path, resnet18_folder):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_convert_release_and_publish_dry_run(tmp_path, release_fixtures, make_checkpoint):
+def test_convert_release_and_publish_dry_run(tmp_path, release_fixtures, make_checkpoint, capsys):
     manifest = make_checkpoint.load_manifest(release_fixtures / "convnext_tiny.manifest.json")
     src = tmp_path / "convnext_tiny.pth"
     make_checkpoint.write_release_checkpoint(manifest, "public", src, with_extras=True, ddp_student=True)
     out = tmp_path / "hub" / "convnext_tiny"
-    r = subprocess.run([sys.executable, ROOT / "tools/convert_reidzoo.py", src, "--name", "convnext_tiny",
-                        "--out", out], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    assert cli(["convert", src, "--name", "convnext_tiny", "--out", out]) == 0
     x = torch.from_numpy(np.load(release_fixtures / "input.npy"))
     expected = np.load(release_fixtures / "convnext_tiny.public.expected.npy")
     tol = 2e-5 * np.abs(expected).max()
@@ -178,13 +174,12 @@ def test_convert_release_and_publish_dry_run(tmp_path, release_fixtures, make_ch
     card = (out / "README.md").read_text()
     assert "library_name: timm" in card and "reported" in card
     # A wrong --name is refused and nothing is written.
-    r = subprocess.run([sys.executable, ROOT / "tools/convert_reidzoo.py", src, "--name", "resnet50",
-                        "--out", tmp_path / "wrong"], capture_output=True, text=True)
-    assert r.returncode == 2 and "convnext_tiny" in r.stderr and not (tmp_path / "wrong").exists()
-    r = subprocess.run([sys.executable, ROOT / "tools/publish_zoo.py", out, "--org", "my-org", "--dry-run"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "my-org/convnext_tiny" in r.stdout and "model.safetensors" in r.stdout and "nothing uploaded" in r.stdout
+    capsys.readouterr()
+    assert cli(["convert", src, "--name", "resnet50", "--out", tmp_path / "wrong"]) == 2
+    assert "convnext_tiny" in capsys.readouterr().err and not (tmp_path / "wrong").exists()
+    assert cli(["publish", out, "--org", "my-org", "--dry-run"]) == 0
+    stdout = capsys.readouterr().out
+    assert "my-org/convnext_tiny" in stdout and "model.safetensors" in stdout and "nothing uploaded" in stdout
 
 
 def test_extract_features_inputs(tmp_path):

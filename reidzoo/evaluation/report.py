@@ -1,4 +1,4 @@
-"""Evaluation runs behind tools/evaluate.py: saved features or a zoo model on a dataset."""
+"""Evaluation runs behind `reidzoo evaluate` and `reidzoo extract`: saved features or a zoo model on a dataset."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,8 @@ import tempfile
 import time
 import warnings
 import zipfile
-from typing import Optional
+from dataclasses import dataclass
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -136,6 +137,40 @@ def run_features(path: str, out_dir: Optional[str] = None, metric: str = "cosine
     return res
 
 
+def write_features(path: str, **arrays: np.ndarray) -> str:
+    """Write arrays as an uncompressed .npz (memory-mapped by load_features), atomically; returns `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+@dataclass
+class DatasetFeatures:
+    """A model's query and gallery features on a dataset, with the items they belong to."""
+
+    dataset: object                # the ReIDDataset read
+    arrays: Dict[str, np.ndarray]  # FEATURE_KEYS: what a features .npz holds
+    query: list                    # (path, pid, camid) of the rows of qf
+    gallery: list                  # (path, pid, camid) of the rows of gf
+    failed: List[str]              # images that could not be decoded (left out)
+
+
+def extract_dataset(model, ds, batch_size: int = 64, device: Optional[str] = None) -> DatasetFeatures:
+    """Features of a loaded model on the query and gallery splits of a ReIDDataset."""
+    qf, q_pids, q_cams, q_items, q_failed = extract_split(model, ds.query, "query", batch_size, device)
+    gf, g_pids, g_cams, g_items, g_failed = extract_split(model, ds.gallery, "gallery", batch_size, device)
+    arrays = dict(qf=qf, gf=gf, q_pids=q_pids, g_pids=g_pids, q_camids=q_cams, g_camids=g_cams)
+    return DatasetFeatures(ds, arrays, q_items, g_items, q_failed + g_failed)
+
+
 def run_model(model_name: str, dataset: str, root: Optional[str] = None, weights: Optional[str] = None,
               out_dir: Optional[str] = None, metric: str = "cosine", rerank: bool = False, max_rank: int = 50,
               batch_size: int = 64, device: Optional[str] = None, num_show: int = 8,
@@ -144,13 +179,15 @@ def run_model(model_name: str, dataset: str, root: Optional[str] = None, weights
     import reidzoo
     from reidzoo.data import build_dataset
     t0 = time.perf_counter()
-    ds = build_dataset(dataset, root)
+    ds = build_dataset(dataset, root)  # a layout error before any model loading
     model = reidzoo.load(model_name, weights=weights, device=device or "cpu")
-    qf, q_pids, q_cams, q_items, q_failed = extract_split(model, ds.query, "query", batch_size, device)
-    gf, g_pids, g_cams, g_items, g_failed = extract_split(model, ds.gallery, "gallery", batch_size, device)
+    feats = extract_dataset(model, ds, batch_size, device)
+    q_items, g_items = feats.query, feats.gallery
+    qf, gf = feats.arrays["qf"], feats.arrays["gf"]
+    q_pids, g_pids, q_cams, g_cams = (feats.arrays[k] for k in ("q_pids", "g_pids", "q_camids", "g_camids"))
     res = evaluate(qf, gf, q_pids, g_pids, q_cams, g_cams, metric=metric, rerank=rerank, max_rank=max_rank,
                    progress=True)
-    res["failed_images"] = q_failed + g_failed
+    res["failed_images"] = feats.failed
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         write_results(out_dir, res, model=model_name, weights=weights, dataset=ds.name,
@@ -158,8 +195,7 @@ def run_model(model_name: str, dataset: str, root: Optional[str] = None, weights
                       num_query=len(q_items), num_gallery=len(g_items), failed_images=res["failed_images"],
                       seconds=round(time.perf_counter() - t0, 3))
         if save_features:
-            np.savez(os.path.join(out_dir, "features.npz"), qf=qf, gf=gf, q_pids=q_pids, g_pids=g_pids,
-                     q_camids=q_cams, g_camids=g_cams)
+            write_features(os.path.join(out_dir, "features.npz"), **feats.arrays)
         from .plots import plot_cmc, plot_ranked
         from .retrieval import ranked_lists
         plot_cmc(res["cmc"], os.path.join(out_dir, "cmc.png"), title=f"CMC: {model_name} on {ds.name}")

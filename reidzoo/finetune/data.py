@@ -18,7 +18,7 @@ DATASETS = ("market1501", "msmt17", "synthetic")
 
 
 def load_dataset(name: str, root: Optional[os.PathLike] = None):
-    """A reader with .train/.query/.gallery; 'synthetic' is a Market-format folder (make_synthetic.py)."""
+    """A reader with .train/.query/.gallery; 'synthetic' is a Market-format folder (`reidzoo synthetic market`)."""
     from ..data import MSMT17, Market1501
     if name in ("market1501", "synthetic"):
         return Market1501(root)

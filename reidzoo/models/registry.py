@@ -16,7 +16,7 @@ from .spec import INPUT_SIZE, MEAN, STD, ZooSpec
 
 _HERE = Path(__file__).resolve().parent
 PAPER_CSV = _HERE / "reidzoo_models.csv"
-MEASURED_JSON = _HERE / "measured.json"  # written by `tools/zoo.py measure`
+MEASURED_JSON = _HERE / "measured.json"  # written by `reidzoo zoo measure`
 
 
 class UnknownModelError(KeyError):
@@ -42,7 +42,7 @@ def paper_table() -> Dict[str, Dict[str, Any]]:
 
 
 def measured_table() -> Dict[str, Dict[str, float]]:
-    """Parameter counts and FLOPs measured by code at 256x128 (see `tools/zoo.py measure`)."""
+    """Parameter counts and FLOPs measured by code at 256x128 (see `reidzoo zoo measure`)."""
     if MEASURED_JSON.exists():
         return json.loads(MEASURED_JSON.read_text())
     return {}
@@ -61,7 +61,7 @@ def get_spec(name: str) -> ZooSpec:
     close = difflib.get_close_matches(name, list(zoo), n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UnknownModelError(
-        f"unknown ReIDZoo model {name!r}.{hint} See reidzoo.list_models() or `tools/zoo.py list` "
+        f"unknown ReIDZoo model {name!r}.{hint} See reidzoo.list_models() or `reidzoo zoo list` "
         f"for the {len(zoo)} names."
     )
 

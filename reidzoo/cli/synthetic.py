@@ -1,15 +1,14 @@
-#!/usr/bin/env python
 """Generate synthetic re-ID data: a Market-1501-style benchmark or surveillance videos with ground truth.
 
 Examples:
   # 100 training + 100 test identities, 6 cameras, ~10 images each (about 2,300 JPEGs, a few seconds)
-  python tools/make_synthetic.py market --out datasets/synthetic_market --seed 0
+  reidzoo synthetic market --out datasets/synthetic_market --seed 0
 
   # 4 videos of 300 frames at 640x360 with 2-6 people each, identities shared between videos
-  python tools/make_synthetic.py videos --out datasets/synthetic_videos --seed 0 --videos 4 --people 2 6
+  reidzoo synthetic videos --out datasets/synthetic_videos --seed 0 --videos 4 --people 2 6
 
   # pictures: identities across the six cameras, and video frames with their gt boxes
-  python tools/make_synthetic.py pictures --out docs/img --seed 0
+  reidzoo synthetic pictures --out docs/img --seed 0
 
 The same --seed gives byte-identical output. A non-empty --out is refused unless --overwrite;
 output appears only when complete (written to a temporary folder, then renamed).
@@ -17,11 +16,12 @@ output appears only when complete (written to a temporary folder, then renamed).
 from __future__ import annotations
 
 import argparse
-import sys
+
+ERRORS = (ValueError, FileExistsError)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The subcommands of `reidzoo synthetic`: market, videos, pictures."""
     sub = p.add_subparsers(dest="what", required=True, metavar="{market,videos,pictures}")
 
     m = sub.add_parser("market", help="Market-1501-style benchmark (bounding_box_train/, bounding_box_test/, query/)",
@@ -65,38 +65,28 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--out", required=True, help="folder for the two PNG files")
     pc.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     pc.add_argument("--identities", type=int, default=9, help="rows of the mosaic (default 9)")
-    return p
 
 
-def main(argv=None) -> int:
-    """Parse the command line and generate the requested data."""
-    args = _parser().parse_args(argv)
-    from reidzoo.data.synthetic import make_market_like, make_videos  # after --help, which stays fast
-    try:
-        if args.what == "market":
-            out = make_market_like(args.out, args.ids_train, args.ids_test, args.cameras, args.images_per_id,
-                                   args.seed, n_junk=args.junk, n_distractors=args.distractors,
-                                   identity_offset=args.identity_offset, overwrite=args.overwrite)
-        elif args.what == "pictures":
-            from pathlib import Path
-            from reidzoo.data.synthetic.mosaic import identity_mosaic, video_preview
-            if args.identities < 1:
-                raise ValueError(f"--identities must be >= 1, got {args.identities}")
-            identity_mosaic(Path(args.out) / "synthetic_mosaic.png", args.seed, tuple(range(args.identities)))
-            out = video_preview(Path(args.out) / "synthetic_video.png", args.seed).parent
-        else:
-            if len(args.people) not in (1, 2):
-                raise ValueError(f"--people takes one number or MIN MAX, got {args.people}")
-            people = args.people[0] if len(args.people) == 1 else tuple(args.people)
-            out = make_videos(args.out, args.videos, people, args.frames, args.seed, width=args.width,
-                              height=args.height, fps=args.fps, n_identities=args.identities,
-                              identity_offset=args.identity_offset, overwrite=args.overwrite)
-    except (ValueError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def run(a: argparse.Namespace) -> int:
+    """Generate the requested data and print where it went."""
+    from reidzoo.data.synthetic import make_market_like, make_videos
+    if a.what == "market":
+        out = make_market_like(a.out, a.ids_train, a.ids_test, a.cameras, a.images_per_id,
+                               a.seed, n_junk=a.junk, n_distractors=a.distractors,
+                               identity_offset=a.identity_offset, overwrite=a.overwrite)
+    elif a.what == "pictures":
+        from pathlib import Path
+        from reidzoo.data.synthetic.mosaic import identity_mosaic, video_preview
+        if a.identities < 1:
+            raise ValueError(f"--identities must be >= 1, got {a.identities}")
+        identity_mosaic(Path(a.out) / "synthetic_mosaic.png", a.seed, tuple(range(a.identities)))
+        out = video_preview(Path(a.out) / "synthetic_video.png", a.seed).parent
+    else:
+        if len(a.people) not in (1, 2):
+            raise ValueError(f"--people takes one number or MIN MAX, got {a.people}")
+        people = a.people[0] if len(a.people) == 1 else tuple(a.people)
+        out = make_videos(a.out, a.videos, people, a.frames, a.seed, width=a.width,
+                          height=a.height, fps=a.fps, n_identities=a.identities,
+                          identity_offset=a.identity_offset, overwrite=a.overwrite)
     print(f"wrote {out}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,36 +1,33 @@
-#!/usr/bin/env python
 """The ReIDZoo at a glance: list the 32 models, measure them, write their model cards.
 
-Commands:
-    list      table of names, families, embedding sizes, params and FLOPs (measured beside the
-              CION paper's) and the paper's fine-tuned Market-1501 / MSMT17 results
-    measure   count parameters and FLOPs at 256x128 by code, write reidzoo/models/measured.json
-    cards     write model_cards/<name>/README.md for every model (huggingface_hub ModelCard)
-    info NAME one model's card
+Subcommands:
+  list      table of names, families, embedding sizes, params and FLOPs (measured beside the
+            CION paper's) and the paper's fine-tuned Market-1501 / MSMT17 results
+  measure   count parameters and FLOPs at 256x128 by code, write reidzoo/models/measured.json
+  cards     write model_cards/<name>/README.md for every model (huggingface_hub ModelCard)
+  info NAME one model's card
 
 Examples:
-    tools/zoo.py list
-    tools/zoo.py list --family ResNet-IBN
-    tools/zoo.py measure && tools/zoo.py cards
+  reidzoo zoo list
+  reidzoo zoo list --family ResNet-IBN
+  reidzoo zoo measure && reidzoo zoo cards
 """
+from __future__ import annotations
+
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-import reidzoo
-from reidzoo.models.registry import MEASURED_JSON
-
-ROOT = Path(__file__).resolve().parents[1]
+ERRORS = ("reidzoo:UnknownModelError",)
 
 
 def _fmt(v, spec="{:.2f}"):
     return "-" if v is None else spec.format(v)
 
 
-def cmd_list(a) -> int:
+def cmd_list(a: argparse.Namespace) -> int:
+    """Print the zoo as a text table, Markdown or JSON."""
+    import reidzoo
     rows = reidzoo.list_models()
     if a.family:
         rows = [r for r in rows if r["family"].lower() == a.family.lower()]
@@ -61,8 +58,13 @@ def cmd_list(a) -> int:
     return 0
 
 
-def cmd_measure(a) -> int:
+def cmd_measure(a: argparse.Namespace) -> int:
+    """Measure params/FLOPs of the named models (default all) into measured.json."""
+    from tqdm import tqdm
+
+    import reidzoo
     from reidzoo.models.measure import measure
+    from reidzoo.models.registry import MEASURED_JSON
     names = a.names or reidzoo.model_names()
     out = json.loads(MEASURED_JSON.read_text()) if MEASURED_JSON.exists() else {}
     for n in tqdm(names, desc="measuring", unit="model"):
@@ -74,7 +76,11 @@ def cmd_measure(a) -> int:
     return 0
 
 
-def cmd_cards(a) -> int:
+def cmd_cards(a: argparse.Namespace) -> int:
+    """Write every model's card under --out."""
+    from tqdm import tqdm
+
+    import reidzoo
     from reidzoo.cards import model_card_text
     out = Path(a.out)
     for n in tqdm(reidzoo.model_names(), desc="model cards", unit="card"):
@@ -85,15 +91,16 @@ def cmd_cards(a) -> int:
     return 0
 
 
-def cmd_info(a) -> int:
+def cmd_info(a: argparse.Namespace) -> int:
+    """Print one model's card."""
     from reidzoo.cards import model_card_text
     print(model_card_text(a.name))
     return 0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The subcommands of `reidzoo zoo`."""
+    sub = p.add_subparsers(dest="zoo_command", required=True, metavar="{list,measure,cards,info}")
     s = sub.add_parser("list", help="table of the zoo")
     s.add_argument("--family", help="only this family, e.g. ViT")
     s.add_argument("--json", action="store_true", help="machine-readable output")
@@ -103,18 +110,13 @@ def main(argv=None) -> int:
     s.add_argument("names", nargs="*", help="models (default: all 32)")
     s.set_defaults(fn=cmd_measure)
     s = sub.add_parser("cards", help="write model cards")
-    s.add_argument("--out", default=str(ROOT / "model_cards"), help="folder (default: model_cards/)")
+    s.add_argument("--out", default="model_cards", help="folder (default: ./model_cards)")
     s.set_defaults(fn=cmd_cards)
     s = sub.add_parser("info", help="print one model card")
     s.add_argument("name")
     s.set_defaults(fn=cmd_info)
-    a = p.parse_args(argv)
-    try:
-        return a.fn(a)
-    except reidzoo.UnknownModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(a: argparse.Namespace) -> int:
+    """Run the chosen zoo subcommand."""
+    return a.fn(a)

@@ -1,0 +1,99 @@
+"""The machinery behind the `reidzoo` and `cion` commands: one argparse subparser per subcommand.
+
+A subcommand is a module with a docstring (its `--help` text, examples included), an
+`add_arguments(parser)` function, a `run(args) -> int` function and optionally `ERRORS`, the
+exception types that mean "the input is wrong" (printed as one `error:` line, exit status 2);
+an entry may be a "module:Class" string, imported only when an exception needs the check.
+Only the chosen subcommand's module is imported, so `reidzoo --help` and every parser stay fast
+however heavy the libraries behind them are.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence, Tuple, Union
+
+USER_ERRORS: Tuple[type, ...] = (OSError, ValueError, KeyError)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, the module that implements it and a one-line summary."""
+
+    name: str
+    module: str
+    summary: str
+
+
+def error_message(exc: BaseException) -> str:
+    """One line for an exception (a KeyError's message without the repr quotes)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def build_parser(prog: str, description: str, commands: Sequence[Command],
+                 chosen: Optional[str] = None) -> argparse.ArgumentParser:
+    """The top-level parser; only the `chosen` subcommand gets its arguments (and its import)."""
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        ver = version("cion-reidzoo")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        ver = "unknown"
+    p.add_argument("--version", action="version", version=f"%(prog)s {ver}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           title="commands (`%s COMMAND --help` for each)" % prog)
+    for c in commands:
+        sp = sub.add_parser(c.name, help=c.summary, description=c.summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if c.name != chosen:
+            continue
+        mod = importlib.import_module(c.module)
+        sp.description = mod.__doc__
+        mod.add_arguments(sp)
+        sp.set_defaults(_run=mod.run, _errors=getattr(mod, "ERRORS", USER_ERRORS))
+    return p
+
+
+def run_cli(prog: str, description: str, commands: Sequence[Command],
+            argv: Optional[Sequence[Union[str, os.PathLike, int, float]]] = None) -> int:
+    """Parse `argv` (default sys.argv[1:]; paths and numbers become strings), run the subcommand,
+    turn input errors into exit status 2."""
+    argv = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    names = {c.name for c in commands}
+    # The top level takes only -h/--version, so the first word that is not an option names the command.
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(prog, description, commands, chosen if chosen in names else None).parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args._run
+    try:
+        return int(run(args) or 0)
+    except Exception as exc:
+        if not isinstance(exc, _resolve(args._errors)):
+            raise
+        print(f"error: {error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def _resolve(errors: Sequence[Union[type, str]]) -> Tuple[type, ...]:
+    """Exception classes from classes and "module:Class" names."""
+    out = []
+    for e in errors:
+        if isinstance(e, str):
+            module, _, name = e.partition(":")
+            e = getattr(importlib.import_module(module), name)
+        out.append(e)
+    return tuple(out)
+
+
+def exit_with(code: int) -> None:
+    """Leave the process with `code`, skipping the final garbage collection of every live object.
+
+    That collection walks everything torch created (about 0.6 s, longer than evaluating
+    Market-1501 from saved features); all output is written and closed by now.
+    """
+    gc.freeze()
+    sys.exit(code)
