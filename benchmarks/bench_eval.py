@@ -1,4 +1,4 @@
-"""Evaluator benchmark: `tools/evaluate.py --features` vs fast-reid 1.4.0 (distance matrix + Cython
+"""Evaluator benchmark: `reidzoo evaluate --features` vs fast-reid 1.4.0 (distance matrix + Cython
 `evaluate_rank`), each a whole process on the same synthetic features, at Market-1501 and MSMT17
 scale (d = 768). Prints wall time, peak memory (max RSS), their ratios and the metric differences.
 
@@ -67,9 +67,8 @@ def run_scale(scale: str, work: str, fastreid_dir: str, skip_fastreid: bool) -> 
         print(f"[{scale}] writing synthetic features {SCALES[scale][:2]} x 768 ...", flush=True)
         write_npz(feats, scale)
     out = os.path.join(work, f"{scale}_ours")
-    print(f"[{scale}] ours: tools/evaluate.py --features ...", flush=True)
-    t_ours, m_ours = timed([sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), "--features", feats,
-                            "--out", out])
+    print(f"[{scale}] ours: reidzoo evaluate --features ...", flush=True)
+    t_ours, m_ours = timed([sys.executable, "-m", "reidzoo", "evaluate", "--features", feats, "--out", out])
     ours = json.load(open(os.path.join(out, "results.json")))
     row = {"scale": scale, "ours_s": t_ours, "ours_gib": m_ours, "ours": ours}
     if not skip_fastreid:

@@ -1,9 +1,6 @@
 """Synthetic re-ID features with MSMT17/Market-like structure, for the evaluator benchmark."""
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
 # (queries, gallery, identities, cameras) of the real sets; Market's gallery counts distractors.
@@ -56,11 +53,6 @@ def make_features(scale: str = "msmt17", dim: int = 768, seed: int = 0, id_rank:
 
 
 def write_npz(path: str, scale: str = "msmt17", dim: int = 768, seed: int = 0) -> str:
-    """Write the features as the `tools/evaluate.py --features` npz file (atomically)."""
-    qf, gf, q_pids, g_pids, q_camids, g_camids = make_features(scale, dim, seed)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
-    os.close(fd)
-    np.savez(tmp, qf=qf, gf=gf, q_pids=q_pids, g_pids=g_pids, q_camids=q_camids, g_camids=g_camids)
-    os.replace(tmp, path)
-    return path
+    """Write the features as the `reidzoo evaluate --features` npz file (atomically)."""
+    from reidzoo.evaluation.report import FEATURE_KEYS, write_features
+    return write_features(path, **dict(zip(FEATURE_KEYS, make_features(scale, dim, seed))))
