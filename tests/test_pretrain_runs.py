@@ -135,3 +135,20 @@ def test_diagnostics_and_held_out_probe_are_logged_and_plotted(toy, tmp_path):
     assert [r["it"] for r in probes] == [4, 6]                      # every 4 steps, and at the end
     assert all(0 < r["probe_mAP"] <= 1 for r in probes)
     assert (out / "loss_lr.png").stat().st_size > 0
+
+
+def test_tiny_run_in_the_learning_regime_leaves_uniform_outputs(tmp_path):
+    """Sinkhorn centring, sharp teacher, fast teacher EMA, no colour jitter: the loss falls below ln D."""
+    root = make_toy_cional(tmp_path / "toy", n_ids=16, images_per_id=4, size=(64, 32))
+    cfg = {**TINY, "image_root": str(root), "annotations": str(root / "annotations.json"),
+           "output_dir": str(tmp_path / "run"), "out_dim": 64, "hidden_dim": 64, "bottleneck_dim": 32,
+           "global_size": [32, 16], "local_size": [16, 8], "batch_size_per_gpu": 16, "gradual_epochs": [4],
+           "gradual_instances": [2], "epochs": 4, "max_steps_per_epoch": 8, "lr": 0.016, "seed": 0,
+           "centering": "sinkhorn", "teacher_temp": 0.02, "warmup_teacher_temp": 0.02, "momentum_teacher": 0.95,
+           "color_jitter_p": 0.0, "grayscale_p": 0.0, "solarize_p": 0.0, "blur_sigma": [0.01, 0.2]}
+    pretrain(config_from_dict(cfg), progress=False)
+    steps = [r for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    last = steps[-4:]
+    ln_d = steps[0]["ln_out_dim"]
+    assert sum(r["loss"] for r in last) / 4 < ln_d - 0.3 < steps[0]["loss"]
+    assert max(r["teacher_entropy_ratio"] for r in last) < 0.8

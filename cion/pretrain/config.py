@@ -32,6 +32,10 @@ class PretrainConfig:
     local_crops: int = 8
     global_scale: List[float] = field(default_factory=lambda: [0.8, 1.0])
     local_scale: List[float] = field(default_factory=lambda: [0.05, 0.8])
+    color_jitter_p: float = 0.8                 # DINO's photometric augmentation (probabilities per view)
+    grayscale_p: float = 0.2
+    solarize_p: float = 0.2                     # second global view only
+    blur_sigma: List[float] = field(default_factory=lambda: [0.1, 2.0])  # pixels: scale it down with small crops
     # batches: images per GPU (P x K); K grows with the epochs
     batch_size_per_gpu: int = 120
     gradual_epochs: List[int] = field(default_factory=lambda: [40, 60, 80, 100])

@@ -100,7 +100,9 @@ class Pretrainer:
         # data
         mc = MultiCropConfig(global_size=tuple(cfg.global_size), local_size=tuple(cfg.local_size),
                              local_crops=cfg.local_crops, global_scale=tuple(cfg.global_scale),
-                             local_scale=tuple(cfg.local_scale))
+                             local_scale=tuple(cfg.local_scale), jitter_p=cfg.color_jitter_p,
+                             grey_p=cfg.grayscale_p, solarize_p=(0.0, cfg.solarize_p, 0.0),
+                             blur_sigma=tuple(cfg.blur_sigma))
         self.ncrops = mc.ncrops
         self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc))
         self._len_by_k: Dict[int, int] = {}
