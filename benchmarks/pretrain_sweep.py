@@ -41,6 +41,30 @@ def build_world(work: Path, corpus_ids: int, images_per_id: int, probe_train: in
     return corpus, annos, probe
 
 
+def init_signal(cfg) -> dict:
+    """Centred cosine of random-init teacher features between the two global crops of one batch.
+
+    same_image: the two crops of an image; same_identity: crops of different images of one identity;
+    different: other identities. Near 0 everywhere: the targets carry no image information to learn from.
+    """
+    import torch.nn.functional as F
+
+    from cion.pretrain.augment import normalize_views
+    from cion.pretrain.train import Pretrainer
+    tr = Pretrainer(cfg, progress=False)
+    batch = next(iter(tr._loader(tr._sampler(0))))
+    g1, g2 = (normalize_views(v) for v in batch["views"][:2])
+    with torch.no_grad():
+        f = tr.teacher.backbone(torch.cat([g1, g2]))                  # train-mode BN, as in training
+    f = f - f.mean(0)
+    a, b = F.normalize(f[:len(g1)], dim=1), F.normalize(f[len(g1):], dim=1)
+    sim = a @ b.T
+    ids = batch["ids"]
+    same_id = (ids[:, None] == ids[None, :]) & ~torch.eye(len(ids), dtype=torch.bool)
+    return {"same_image": float(sim.diag().mean()), "same_identity": float(sim[same_id].mean()),
+            "different": float(sim[ids[:, None] != ids[None, :]].mean())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="runs/pretrain_sweep")
@@ -53,6 +77,8 @@ def main() -> None:
     ap.add_argument("--probe-train", type=int, default=30)
     ap.add_argument("--probe-test", type=int, default=40)
     ap.add_argument("--world-only", action="store_true", help="build the world and stop")
+    ap.add_argument("--signal", action="store_true",
+                    help="only print the random-init feature similarity of crops (init_signal) per seed")
     args = ap.parse_args()
 
     from cion.pretrain.checkpoint import load_checkpoint
@@ -72,6 +98,9 @@ def main() -> None:
         out = work / f"{args.name}_s{seed}"
         cfg = load_config(args.config, [f"image_root={corpus}", f"annotations={annos}", f"output_dir={out}",
                                         f"seed={seed}", "threads=1", "num_workers=0", *args.set])
+        if args.signal:
+            print(args.name, seed, {k: round(v, 3) for k, v in init_signal(cfg).items()}, flush=True)
+            continue
         probe = load_probe(probe_root, cfg.probe_size or cfg.global_size, cfg.probe_bn_images, seed=0)
         torch.manual_seed(seed)  # the random initialisation this seed's run starts from
         rand_backbone = build_backbone(cfg.model, cfg.local_size, cfg.global_size, cfg.init_weights)[0]

@@ -159,6 +159,8 @@ def test_every_zoo_model_has_a_config():
         assert cfg.model == name
         assert all(cfg.batch_size_per_gpu % k == 0 for k in cfg.gradual_instances)
     load_config(str(folder / "cpu_smoke.yaml"))
+    learn = load_config(str(folder / "cpu_learn.yaml"))
+    assert learn.centering == "sinkhorn" and learn.batch_size_per_gpu % learn.gradual_instances[0] == 0
 
 
 def test_annotations_from_synthetic_market_world(tmp_path):
