@@ -6,7 +6,7 @@ Examples:
   reidzoo evaluate --features feats.npz --out runs/eval_feats
   reidzoo extract --model resnet50_ibn --dataset market1501 --out feats.npz
   reidzoo finetune --config configs/finetune/market1501_resnet50_ibn.yaml --out runs/ft_r50
-  reidzoo export runs/ft_r50/best.pth --out hub/r50_market
+  reidzoo export runs/ft_r50/last.pth --out hub/r50_market
   reidzoo convert ReIDZoo/convnext_tiny.pth --name convnext_tiny --out hub/convnext_tiny
   reidzoo publish hub/convnext_tiny --org my-org --dry-run
   reidzoo synthetic market --out datasets/synthetic_market --seed 0

@@ -2,8 +2,9 @@
 
 Starts from any zoo name (random or Hub weights), a hub folder, a ReIDZoo release .pth or a
 CION pre-training export; trains on Market-1501, MSMT17 or a synthetic Market-format set;
-evaluates every N epochs with the project's evaluator; keeps best.pth and last.pth and writes
-the best epoch's backbone as the hub folder RUN/hub.
+evaluates every N epochs with the project's evaluator; keeps last.pth and writes the last
+epoch's backbone as the hub folder RUN/hub. The printed scores are the last epoch's (never an
+epoch picked by its test mAP).
 
 Examples:
   reidzoo finetune --config configs/finetune/market1501_resnet50_ibn.yaml --out runs/ft_r50
@@ -12,7 +13,7 @@ Examples:
   reidzoo finetune --config ... --out runs/ft_r50 --resume        # continue an interrupted run
   reidzoo export runs/ft_r50/last.pth --out hub/r50_last          # a hub folder of another checkpoint
 
-Outputs in --out: finetune_config.json, log.jsonl, last.pth, best.pth, curves.png, hub/ (best model).
+Outputs in --out: finetune_config.json, log.jsonl, last.pth, curves.png, hub/ (the last epoch's model).
 """
 from __future__ import annotations
 
@@ -39,16 +40,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    """Train, export the best epoch to RUN/hub and print its scores."""
+    """Train, export the last epoch to RUN/hub and print its scores."""
     from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune
     over = dict(model=a.model, init=a.init, dataset=a.dataset, root=a.root, epochs=a.epochs, seed=a.seed,
                 device=a.device, pretrained=True if a.pretrained else None)
     cfg = FinetuneConfig.from_yaml(a.config, **over) if a.config else FinetuneConfig(
         **{k: v for k, v in over.items() if v is not None})
     res = finetune(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
-    best = res["best"]
-    if best["epoch"] > 0:
-        export_finetuned(f"{a.out}/best.pth", f"{a.out}/hub", overwrite=True)
-    print(json.dumps({"best_epoch": best["epoch"], "mAP": best["mAP"], "rank1": best.get("rank1"),
-                      "run_dir": res["run_dir"]}, indent=2))
+    if res["history"]:
+        export_finetuned(f"{a.out}/last.pth", f"{a.out}/hub", overwrite=True)
+    print(json.dumps({**res["last"], "run_dir": res["run_dir"]}, indent=2))
     return 0

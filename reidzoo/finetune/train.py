@@ -86,8 +86,10 @@ def _rng_state() -> Dict[str, torch.Tensor]:
 
 def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, overwrite: bool = False,
              progress: bool = True, stop_after_epochs: Optional[int] = None) -> Dict[str, Any]:
-    """Fine-tune a zoo backbone; writes last.pth, best.pth, log.jsonl, curves.png in run_dir.
+    """Fine-tune a zoo backbone; writes last.pth, log.jsonl, curves.png in run_dir.
 
+    Returns the history and `last`, the metrics of the last evaluated epoch: no checkpoint is
+    picked by its test mAP, which would report a number chosen on the test split.
     `stop_after_epochs` ends this call early (e.g. to fit a job's time limit); `resume=True`
     continues the same schedule later.
     """
@@ -115,14 +117,14 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     loader = DataLoader(TrainSet(train_items, train_transform(flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)),
                         batch_size=cfg.p * cfg.k, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
                         persistent_workers=False)
-    start_epoch, best, history = 0, {"mAP": -1.0, "epoch": -1}, []
-    last_path, best_path = run_dir / "last.pth", run_dir / "best.pth"
+    start_epoch, history = 0, []
+    last_path = run_dir / "last.pth"
     if resume and last_path.exists():
         ck = torch.load(last_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["rng"]["torch"])
-        start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
+        start_epoch, history = ck["epoch"] + 1, ck["history"]
     log = (run_dir / "log.jsonl").open("a")
     iters = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
     if iters == 0:
@@ -160,18 +162,17 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
             model.eval()
             res = evaluate_backbone(model.backbone, dataset, cfg, progress=progress)
             rec.update({k_: res[k_] for k_ in ("mAP", "rank1", "rank5", "mINP")})
-            if res["mAP"] > best["mAP"]:
-                best = {"mAP": res["mAP"], "epoch": epoch + 1, "rank1": res["rank1"]}
-                atomic_torch_save({"model": model.state_dict(), "epoch": epoch, "config": cfg.to_dict(), "metrics": res},
-                            best_path)
         history.append(rec)
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                      "history": history, "config": cfg.to_dict(), "rng": _rng_state()}, last_path)
     log.close()
     plot_curves(history, run_dir / "curves.png")
-    return {"best": best, "history": history, "run_dir": str(run_dir)}
+    evaluated = [h for h in history if "mAP" in h]
+    last = {"epoch": evaluated[-1]["epoch"], **{k_: evaluated[-1][k_] for k_ in ("mAP", "rank1", "rank5", "mINP")}} \
+        if evaluated else {"epoch": -1}
+    return {"last": last, "history": history, "run_dir": str(run_dir)}
 
 
 def plot_curves(history: List[Dict[str, Any]], path: Path) -> None:
@@ -197,7 +198,7 @@ def plot_curves(history: List[Dict[str, Any]], path: Path) -> None:
 
 
 def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: bool = False) -> Path:
-    """Write the fine-tuned backbone of best.pth / last.pth as a hub folder."""
+    """Write the fine-tuned backbone of a checkpoint (last.pth) as a hub folder."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = ck["config"]
     backbone = load(cfg["model"], pretrained=False)
