@@ -1,11 +1,11 @@
 """The end-to-end quickstart: synthetic world -> mining -> denoising -> CION pre-training ->
-fine-tuning -> evaluation -> a Markdown report. Every stage writes its output under one work
-folder, skips itself when that output already exists, and prints its wall time."""
+fine-tuning -> evaluation -> a Markdown report, chained from cion.stages (each stage writes one
+folder under the work folder, skips itself when that folder finished, and prints its wall time).
+Every size comes from the packaged preset cion/configs/quickstart.yaml."""
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -15,144 +15,82 @@ import yaml
 
 @dataclass
 class QuickstartConfig:
-    """Sizes chosen so the whole run fits ~15 minutes on 2 CPU cores."""
+    """What to run: the preset (cion/configs/NAME.yaml holds every size), seed, backbone, threads, extra video."""
 
     seed: int = 0
-    # world: the videos' people and the benchmark's people are disjoint (identity offsets)
-    n_videos: int = 6
-    people_per_video: tuple = (4, 6)
-    frames: int = 240
-    video_identities: int = 10
-    bench_ids_train: int = 40
-    bench_ids_test: int = 30
-    bench_cameras: int = 4
-    bench_images_per_id: int = 8
-    # mining
-    mining_stride: int = 2
-    workers: int = 2
-    # denoising: features for the crops (a zoo name / hub folder, or "colourhist")
-    denoise_model: str = "colourhist"
-    # pre-training (derived from configs/pretrain/cpu_smoke.yaml)
-    model: str = "ghostnet_1_0"
-    pretrain_config: str = "configs/pretrain/cpu_smoke.yaml"
-    pretrain_epochs: int = 3
-    pretrain_steps_per_epoch: int = 12
-    # fine-tuning
-    finetune_epochs: int = 8
-    finetune_p: int = 8
-    finetune_k: int = 4
+    preset: str = "quickstart"
+    model: Optional[str] = None  # None: the preset's backbone
     threads: int = 2
+    workers: int = 2             # mining processes
+    num_workers: int = 1         # data loader workers of pre-training and fine-tuning
     video: Optional[str] = None  # also mine a real video (e.g. vtest.avi) ...
     video_seconds: float = 20.0  # ... its first seconds
-    extra: Dict[str, Any] = field(default_factory=dict)
 
 
-class Stages:
-    """Runs named stages in order, timing each and skipping those whose output exists."""
-
-    def __init__(self, work: Path, log: Callable[[str], None] = print):
-        self.work, self.log = work, log
-        self.times: Dict[str, Optional[float]] = {}
-
-    def run(self, name: str, done: Path, fn: Callable[[], Any]) -> None:
-        """Run fn unless `done` exists; record the wall time."""
-        n = len(self.times) + 1
-        if done.exists():
-            self.log(f"[{n}] {name}: already done ({done.relative_to(self.work)}), skipped")
-            self.times[name] = None
-            return
-        self.log(f"\n[{n}] {name} ...")
-        t0 = time.time()
-        fn()
-        self.times[name] = time.time() - t0
-        self.log(f"[{n}] {name}: {self.times[name]:.0f} s")
+INIT_TITLES = {"random": "random init", "pretrained": "CION pre-trained (no fine-tuning)",
+               "finetuned": "CION pre-trained + fine-tuned"}
 
 
-def run_quickstart(work: Path, cfg: QuickstartConfig, root: Path, progress: bool = True,
+def run_quickstart(work: Path, cfg: QuickstartConfig, progress: bool = True,
                    log: Callable[[str], None] = print) -> Path:
-    """Run every stage into `work` and write work/report.md; returns the report path."""
+    """Run every stage into `work` and write work/report.md and work/results.json; returns the report path."""
     import torch
 
     import reidzoo
     from reidzoo.data import Market1501
-    from reidzoo.data.synthetic import make_market_like, make_videos
-    from reidzoo.finetune import FinetuneConfig, evaluate_backbone, finetune
 
-    from .denoise.run import denoise_tracklet_folder, round_configs
-    from .mining.mosaic import tracklet_mosaic
-    from .mining.pipeline import MiningConfig, mine_videos
-    from .pretrain.config import load_config
-    from .pretrain.export import export_teacher
-    from .pretrain.train import pretrain
+    from . import stages as S
 
+    preset = S.load_preset(cfg.preset)
+    model = cfg.model or preset["model"]
     torch.set_num_threads(cfg.threads)
+    work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "quickstart_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    st = Stages(work, log)
+    S.write_json(work / "quickstart_config.json", {**asdict(cfg), "model": model, "preset_values": preset})
+    st = S.Stages(work, log)
     videos, market = work / "world" / "videos", work / "world" / "market"
     mined, denoised = work / "mined", work / "denoised"
-    pre_dir, export_dir, ft_dir = work / "pretrain", work / "pretrain_export", work / "finetune"
+    rand_dir, pre_dir, ft_dir = work / "random_init", work / "pretrain", work / "finetune"
+    extra = [(cfg.video, cfg.video_seconds)] if cfg.video else []
 
-    st.run("synthetic world: videos", videos / "identities.json", lambda: make_videos(
-        videos, n_videos=cfg.n_videos, people_per_video=cfg.people_per_video, frames=cfg.frames, seed=cfg.seed,
-        n_identities=cfg.video_identities, identity_offset=0, progress=progress))
-    st.run("synthetic world: Market-format benchmark", market / "query", lambda: make_market_like(
-        market, n_ids_train=cfg.bench_ids_train, n_ids_test=cfg.bench_ids_test, cameras=cfg.bench_cameras,
-        images_per_id=cfg.bench_images_per_id, seed=cfg.seed, identity_offset=10_000, progress=progress))
-
-    def mine() -> None:
-        jobs = [([videos / "videos"], MiningConfig(stride=cfg.mining_stride))]
-        if cfg.video:  # a real clip: only its first seconds, HOG costs ~0.15 CPU-s per 768x576 frame
-            jobs.append(([Path(cfg.video)], MiningConfig(stride=cfg.mining_stride, end_s=cfg.video_seconds)))
-        for inputs, mcfg in jobs:
-            summary = mine_videos(inputs, mined, mcfg, workers=cfg.workers, progress=progress)
-            if summary.get("failed"):
-                raise RuntimeError(f"mining failed for {summary['failed']}")
-        tracklet_mosaic(mined, work / "mined_tracklets.png", max_tracklets=8)
-        if cfg.video:
-            tracklet_mosaic(mined, work / "mined_real_video.png", max_tracklets=8, video=Path(cfg.video).stem)
-    st.run("mine tracklets (HOG + ByteTrack)", mined / "tracklets.jsonl", mine)
-
-    st.run("denoise into cross-video identities", denoised / "annotations.json", lambda: denoise_tracklet_folder(
-        mined, denoised, [cfg.denoise_model], round_configs(1), random_init=False, progress=progress,
-        log=log))
-
-    def pre() -> None:
-        pc = load_config(str(root / cfg.pretrain_config), [
-            f"model={cfg.model}", f"image_root={mined}", f"annotations={denoised / 'annotations.json'}",
-            f"output_dir={pre_dir}", f"epochs={cfg.pretrain_epochs}", f"seed={cfg.seed}",
-            f"max_steps_per_epoch={cfg.pretrain_steps_per_epoch}", f"threads={cfg.threads}", "num_workers=1"])
-        pretrain(pc, progress=progress)
-        export_teacher(pre_dir / "checkpoint.pth", export_dir, overwrite=True)
-    st.run(f"CION pre-training of {cfg.model}", export_dir / "config.json", pre)
+    st.run("synthetic world: videos", videos,
+           lambda out: S.make_world_videos(out, preset["videos"], cfg.seed, progress),
+           params={"seed": cfg.seed, **preset["videos"]})
+    st.run("synthetic world: Market-format benchmark", market,
+           lambda out: S.make_world_benchmark(out, preset["benchmark"], cfg.seed, progress),
+           params={"seed": cfg.seed, **preset["benchmark"]})
+    st.run("mine tracklets", mined,
+           lambda out: S.mine(out, videos, preset["mining"], extra, workers=cfg.workers, progress=progress),
+           params={**preset["mining"], "extra_videos": extra}, resume=True)
+    st.run("denoise into cross-video identities", denoised,
+           lambda out: S.denoise(out, mined, preset["denoise"], model, cfg.seed, progress, log),
+           params={**preset["denoise"], "model": model, "seed": cfg.seed})
+    pcfg = S.pretrain_config(preset["pretrain"], model=model, image_root=str(mined),
+                             annotations=str(denoised / "annotations.json"), output_dir=str(pre_dir),
+                             seed=cfg.seed, threads=cfg.threads, num_workers=cfg.num_workers)
+    st.run(f"CION pre-training of {model}", pre_dir, lambda out: S.pretrain_and_export(out, pcfg, progress),
+           params=S.result_params(pcfg.to_dict()), resume=True)
+    fcfg = S.finetune_config(preset["finetune"], model=model, init=str(S.stage_hub(pre_dir)), dataset="synthetic",
+                             root=str(market), seed=cfg.seed, num_workers=cfg.num_workers)
+    st.run("fine-tune on the synthetic benchmark", ft_dir, lambda out: S.finetune_and_export(out, fcfg, progress),
+           params=S.result_params(fcfg.to_dict()), resume=True)
+    # the same random weights on every run, cached stages or not
+    st.run("random init", rand_dir, lambda out: S.random_init(out, model, cfg.seed),
+           params={"model": model, "seed": cfg.seed})
 
     ds = Market1501(market)
+    inits = {"random": rand_dir, "pretrained": pre_dir, "finetuned": ft_dir}
 
-    def ft() -> None:
-        fc = FinetuneConfig(model=cfg.model, init=str(export_dir), dataset="synthetic", root=str(market),
-                            epochs=cfg.finetune_epochs, p=cfg.finetune_p, k=cfg.finetune_k, warmup_epochs=1,
-                            eval_every=max(cfg.finetune_epochs // 2, 1), num_workers=1, seed=cfg.seed,
-                            batch_size_eval=64)
-        finetune(fc, ft_dir, overwrite=True, progress=progress)
-    st.run("fine-tune on the synthetic benchmark", ft_dir / "curves.png", ft)
-
-    def evaluate_all() -> None:
+    def evaluate_all(out: Path) -> Dict[str, Any]:
         results = {}
-        fc = FinetuneConfig(model=cfg.model, batch_size_eval=64, num_workers=1)
-        torch.manual_seed(cfg.seed)  # the same random weights on every run, cached stages or not
-        random_model = reidzoo.load(cfg.model, pretrained=False)
-        results["random init"] = evaluate_backbone(random_model, ds, fc, progress=progress)
-        results["CION pre-trained (no fine-tuning)"] = evaluate_backbone(reidzoo.load(export_dir), ds, fc,
-                                                                        progress=progress)
-        best = torch.load(ft_dir / "best.pth", map_location="cpu", weights_only=True)
-        tuned = reidzoo.load(cfg.model, pretrained=False)
-        tuned.load_state_dict({k[9:]: v for k, v in best["model"].items() if k.startswith("backbone.")})
-        results["CION pre-trained + fine-tuned"] = evaluate_backbone(tuned, ds, fc, progress=progress)
-        _evaluation_pngs(tuned, ds, work, results["CION pre-trained + fine-tuned"])
-        (work / "results.json").write_text(json.dumps(results, indent=2))
-    st.run("evaluate", work / "results.json", evaluate_all)
-
-    return write_report(work, cfg, st.times)
+        for init, folder in inits.items():
+            backbone = reidzoo.load(S.stage_hub(folder))
+            results[init] = S.evaluate_init(backbone, init, ds, preset["evaluate"], progress=progress)
+        _evaluation_pngs(reidzoo.load(S.stage_hub(ft_dir)), ds, out, results["finetuned"])
+        return results
+    results = st.run("evaluate", work / "evaluation", evaluate_all,
+                     params={**preset["evaluate"], "inits": {k: str(v) for k, v in inits.items()}})
+    return write_report(work, cfg, model, st, results)
 
 
 def _evaluation_pngs(model, ds, work: Path, res: Dict[str, Any]) -> None:
@@ -171,24 +109,40 @@ def _pct(x: Optional[float]) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, Optional[float]]) -> Path:
-    """work/report.md: counts and numbers of every stage, with the PNGs."""
-    tracks = [json.loads(line) for line in (work / "mined" / "tracklets.jsonl").read_text().splitlines() if line]
+def _time_cell(now: Optional[float], when_run: float) -> str:
+    return f"{now:.0f}" if now is not None else f"cached ({when_run:.0f} when run)"
+
+
+def write_report(work: Path, cfg: QuickstartConfig, model: str, st, results: Dict[str, Any]) -> Path:
+    """work/results.json (last-epoch numbers of every initialisation, stage times) and work/report.md."""
+    from cion.mining.mosaic import tracklet_mosaic
+
+    from .stages import METRIC_KEYS, write_json
+    times = st.times
+    mined = work / "mined"
+    tracks = [json.loads(line) for line in (mined / "tracklets.jsonl").read_text().splitlines() if line]
     n_tracklets = len({(r["video"], r["tracklet"]) for r in tracks})
-    rep = json.loads((work / "denoised" / "denoise_report.json").read_text())
+    if not (work / "mined_tracklets.png").exists():
+        tracklet_mosaic(mined, work / "mined_tracklets.png", max_tracklets=8)
+    if cfg.video and not (work / "mined_real_video.png").exists():
+        tracklet_mosaic(mined, work / "mined_real_video.png", max_tracklets=8, video=Path(cfg.video).stem)
     annos = json.loads((work / "denoised" / "annotations.json").read_text())
-    results = json.loads((work / "results.json").read_text())
     log = [json.loads(line) for line in (work / "pretrain" / "log.jsonl").read_text().splitlines() if line]
     pngs = {p.name: p for p in (work / "denoised").glob("*.png")}
     pre_png = next(iter(sorted((work / "pretrain").glob("*.png"))), None)
+    write_json(work / "results.json", {
+        "seed": cfg.seed, "model": model, "preset": cfg.preset, "epoch_reported": "last",
+        "results": {k: {m: r[m] for m in METRIC_KEYS} for k, r in results.items()},
+        "stage_wall_s": {k: v["wall_s"] for k, v in st.records.items()}})
     lines = [
         "# Quickstart report", "",
-        f"Seed {cfg.seed}; backbone `{cfg.model}`; all outputs under `{work}`.", "",
+        f"Seed {cfg.seed}; backbone `{model}`; preset `{cfg.preset}`; all outputs under `{work}`.", "",
         "| stage | wall time (s) |", "|---|---|",
-        *[f"| {k} | {'cached' if v is None else f'{v:.0f}'} |" for k, v in times.items()],
+        *[f"| {k} | {_time_cell(v, st.records[k]['wall_s'])} |" for k, v in times.items()],
         f"| **total** | **{sum(v or 0.0 for v in times.values()):.0f}** |", "",
         "## Mining", "",
-        f"{cfg.n_videos} synthetic videos ({cfg.frames} frames){' + ' + cfg.video if cfg.video else ''}: "
+        f"{len(list((work / 'world' / 'videos' / 'videos').glob('*')))} synthetic videos"
+        f"{' + ' + cfg.video if cfg.video else ''}: "
         f"**{n_tracklets} tracklets, {len(tracks)} crops** (`mined/tracklets.jsonl`).", "",
         "![mined tracklets](mined_tracklets.png)", "",
     ]
@@ -207,11 +161,13 @@ def write_report(work: Path, cfg: QuickstartConfig, times: Dict[str, Optional[fl
     if pre_png:
         lines += [f"![pre-training loss](pretrain/{pre_png.name})", ""]
     lines += ["## Fine-tuning and evaluation (synthetic Market-format benchmark, test split)", "",
+              "Fine-tuned numbers are the last epoch's (no epoch is picked on the test split).", "",
               "| model | mAP | Rank-1 | Rank-5 | mINP |", "|---|---|---|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {_pct(r['mAP'])} | {_pct(r['rank1'])} | {_pct(r['rank5'])} | {_pct(r['mINP'])} |")
-    lines += ["", "![fine-tuning curves](finetune/curves.png)", "", "![CMC](cmc.png)", "",
-              "![ranked results](ranked.png)", ""]
+        lines.append(f"| {INIT_TITLES.get(name, name)} | {_pct(r['mAP'])} | {_pct(r['rank1'])} | "
+                     f"{_pct(r['rank5'])} | {_pct(r['mINP'])} |")
+    lines += ["", "![fine-tuning curves](finetune/curves.png)", "", "![CMC](evaluation/cmc.png)", "",
+              "![ranked results](evaluation/ranked.png)", ""]
     path = work / "report.md"
     path.write_text("\n".join(lines))
     return path

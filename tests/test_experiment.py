@@ -63,7 +63,7 @@ def test_equal_pretraining_compute_and_label_files(work):
     sizes = json.loads((work / "experiment.json").read_text())["budget_sizes"]
     video_ids = {i for v in json.loads((seed / "world" / "videos" / "identities.json").read_text()).values()
                  for i in v.values()}
-    assert max(video_ids) < sizes["n_video_identities"]
+    assert max(video_ids) < sizes["videos"]["n_identities"] <= sizes["benchmark"]["identity_offset"]
 
 
 def test_rerun_skips_finished_runs(work):
