@@ -288,16 +288,51 @@ def stage_hub(out: Path) -> Path:
 METRIC_KEYS = ("mAP", "rank1", "rank5", "mINP")
 
 
+BN_TREATMENTS = ("as_is", "train")
+
+
+def reestimate_bn_on_train(backbone, dataset, max_images: int = 512, seed: int = 0, batch_size: int = 64):
+    """A copy of `backbone` whose BatchNorm statistics are re-estimated on (a seeded subset of) the train split.
+
+    The BN rule of docs/pretrain.md (reidzoo.bn.reestimate_bn), with the images preprocessed as
+    the evaluation preprocesses them; query and gallery are never seen.
+    """
+    import copy
+
+    import numpy as np
+    import torch
+
+    from reidzoo.bn import reestimate_bn
+    from reidzoo.features import INPUT_SIZE, MEAN, STD, ImageFileDataset
+    paths = [p for p, _, _ in dataset.train]
+    if len(paths) > max_images:
+        keep = np.random.default_rng(seed).choice(len(paths), max_images, replace=False)
+        paths = [paths[i] for i in sorted(keep)]
+    cfg = getattr(backbone, "pretrained_cfg", {}) or {}
+    files = ImageFileDataset(paths, cfg.get("input_size", INPUT_SIZE), cfg.get("mean", MEAN), cfg.get("std", STD))
+    batches = (torch.stack([files[i][0] for i in range(s, min(s + batch_size, len(files)))])
+               for s in range(0, len(files), batch_size))
+    return reestimate_bn(copy.deepcopy(backbone), batches, batch_size)
+
+
 def evaluate_init(backbone, init: str, dataset, params: Mapping[str, Any], progress: bool = True) -> Dict[str, Any]:
     """mAP / CMC / mINP of one initialisation's features (cosine) on the dataset's query/gallery.
 
-    `init` names the initialisation in the result; params: `batch_size`, `num_workers`.
+    `init` names the initialisation in the result. params: `batch_size`, `num_workers`, and `bn`:
+    "as_is" (default: the backbone's own BatchNorm statistics) or "train" (the BN rule: statistics
+    re-estimated on up to `bn_images` train images, seed `bn_seed`, for every initialisation alike).
     """
     from reidzoo.finetune import FinetuneConfig, evaluate_backbone
-    fc = FinetuneConfig(batch_size_eval=int(params.get("batch_size", 64)),
-                        num_workers=int(params.get("num_workers", 1)))
+    bn = params.get("bn", "as_is")
+    batch = int(params.get("batch_size", 64))
+    if bn == "train":
+        backbone = reestimate_bn_on_train(backbone, dataset, int(params.get("bn_images", 512)),
+                                          int(params.get("bn_seed", 0)), batch)
+    elif bn != "as_is":
+        raise StageError(f"unknown BatchNorm treatment bn={bn!r}; choose one of {', '.join(BN_TREATMENTS)}")
+    fc = FinetuneConfig(batch_size_eval=batch, num_workers=int(params.get("num_workers", 1)))
     res = evaluate_backbone(backbone, dataset, fc, progress=progress)
-    return {"init": init, **res}
+    return {"init": init, "bn": bn, **res}
 
 
 def pick(res: Mapping[str, Any], keys: Iterable[str] = METRIC_KEYS) -> Dict[str, float]:

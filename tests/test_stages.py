@@ -132,3 +132,37 @@ def test_presets_are_package_data_of_a_non_editable_install(tmp_path):
     cion_file, files_root, model, budgets = json.loads(out.strip().splitlines()[-1])
     assert Path(cion_file).is_relative_to(target) and Path(files_root).is_relative_to(target)
     assert model == "ghostnet_1_0" and budgets == ["experiment_full", "experiment_small"]
+
+
+def test_evaluation_bn_rule_uses_train_images_on_a_copy(tmp_path):
+    import copy
+
+    import torch
+
+    import reidzoo
+    from reidzoo.bn import reestimate_bn
+    from reidzoo.data import Market1501
+    from reidzoo.data.synthetic import make_market_like
+    from reidzoo.features import ImageFileDataset
+    from cion.stages import evaluate_init, reestimate_bn_on_train
+    torch.set_num_threads(1)
+    ds = Market1501(make_market_like(tmp_path / "m", n_ids_train=4, n_ids_test=4, cameras=2, images_per_id=4,
+                                     seed=0, progress=False))
+    torch.manual_seed(0)
+    model = reidzoo.load("ghostnet_0_5", pretrained=False)
+    before = copy.deepcopy(model.state_dict())
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    # the same statistics as the rule applied by hand to every train image (query / gallery unseen)
+    train = torch.stack([ImageFileDataset([p])[0][0] for p, _, _ in ds.train])
+    ref = reestimate_bn(copy.deepcopy(model), train, batch_size=64)
+    got = reestimate_bn_on_train(model, ds)
+    ref_bn, got_bn = (next(m for m in x.modules() if isinstance(m, torch.nn.BatchNorm2d)) for x in (ref, got))
+    torch.testing.assert_close(got_bn.running_mean, ref_bn.running_mean)
+    assert not torch.allclose(got_bn.running_mean, bn.running_mean)
+    as_is = evaluate_init(model, "random", ds, {"batch_size": 32, "num_workers": 0}, progress=False)
+    rule = evaluate_init(model, "random", ds, {"batch_size": 32, "num_workers": 0, "bn": "train"}, progress=False)
+    assert as_is["bn"] == "as_is" and rule["bn"] == "train" and rule["init"] == "random"
+    assert rule["mAP"] == evaluate_init(got, "x", ds, {"batch_size": 32, "num_workers": 0}, progress=False)["mAP"]
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the caller's model untouched
+    with pytest.raises(StageError, match="bn='bogus'"):
+        evaluate_init(model, "random", ds, {"bn": "bogus"}, progress=False)
