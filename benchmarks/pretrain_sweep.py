@@ -77,6 +77,10 @@ def main() -> None:
     ap.add_argument("--probe-train", type=int, default=30)
     ap.add_argument("--probe-test", type=int, default=40)
     ap.add_argument("--world-only", action="store_true", help="build the world and stop")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="do not train: evaluate the existing WORK/NAME_sSEED/checkpoint.pth")
+    ap.add_argument("--probe-sizes", nargs="*", default=[], metavar="HxW",
+                    help="also probe random init and teacher at these image sizes (e.g. 128x64 256x128)")
     ap.add_argument("--signal", action="store_true",
                     help="only print the random-init feature similarity of crops (init_signal) per seed")
     args = ap.parse_args()
@@ -106,7 +110,8 @@ def main() -> None:
         rand_backbone = build_backbone(cfg.model, cfg.local_size, cfg.global_size, cfg.init_weights)[0]
         rand = frozen_map(rand_backbone, probe)
         t0 = time.time()
-        pretrain(cfg, progress=False)
+        if not args.eval_only:
+            pretrain(cfg, progress=False)
         wall = time.time() - t0
         ck = load_checkpoint(out / "checkpoint.pth", map_location="cpu")
         teacher = build_backbone(cfg.model, cfg.local_size, cfg.global_size)[0]
@@ -115,6 +120,12 @@ def main() -> None:
         student = build_backbone(cfg.model, cfg.local_size, cfg.global_size)[0]
         student.load_state_dict({k[9:]: v for k, v in ck["student"].items() if k.startswith("backbone.")})
         stu = frozen_map(student, probe)
+        sizes = {}
+        for hw in args.probe_sizes:
+            extra = load_probe(probe_root, [int(v) for v in hw.lower().split("x")], cfg.probe_bn_images, seed=0)
+            sizes[hw] = {"random": frozen_map(rand_backbone, extra)["mAP"], "teacher": frozen_map(teacher, extra)["mAP"]}
+            print(f"{args.name} seed {seed} probe {hw}: random {100 * sizes[hw]['random']:.1f}, "
+                  f"teacher {100 * sizes[hw]['teacher']:.1f}", flush=True)
         steps = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"loss"' in x]
         tail = steps[-20:]
         row = {"name": args.name, "seed": seed, "set": args.set, "steps": len(steps), "wall_s": round(wall),
@@ -123,7 +134,8 @@ def main() -> None:
                "entropy_ratio_end": sum(r["teacher_entropy_ratio"] for r in tail) / len(tail),
                "cosine_end": sum(r["feature_cosine"] for r in tail) / len(tail),
                "mAP_random": rand["mAP"], "mAP_pretrained": pre["mAP"], "mAP_student": stu["mAP"],
-               "probe_curve": [(r["it"], r["probe_mAP"]) for r in steps if "probe_mAP" in r]}
+               "probe_curve": [(r["it"], r["probe_mAP"]) for r in steps if "probe_mAP" in r],
+               "probe_sizes": sizes, "eval_only": args.eval_only}
         with open(work / "results.jsonl", "a") as fh:
             fh.write(json.dumps(row) + "\n")
         print(f"| {args.name} | {seed} | {row['steps']} | {row['wall_s']} | {row['loss_end']:.3f} / "

@@ -57,16 +57,14 @@ class CollapseMonitor:
     patience: int = 50
     uniform_ratio: float = 0.95        # teacher entropy / ln D above this: targets are (nearly) uniform
     cosine: float = 0.95               # features of different images this similar: one representation
-    onehot_ratio: float = 0.05         # sharp targets ...
-    onehot_share: float = 0.9          # ... that are the same dimension for most of the batch
+    same_target_share: float = 0.9     # most of the batch has the same top target dimension
     runs: Dict[str, int] = field(default_factory=lambda: {"uniform": 0, "representation": 0})
     warned: Dict[str, int] = field(default_factory=dict)
 
     def update(self, diag: Dict[str, float], it: int) -> Optional[str]:
         """Feed one step's diagnostics; returns the warning text the first time a collapse persists."""
         uniform = diag["teacher_entropy_ratio"] > self.uniform_ratio
-        rep = diag["feature_cosine"] > self.cosine or (
-            diag["teacher_entropy_ratio"] < self.onehot_ratio and diag["teacher_top_share"] > self.onehot_share)
+        rep = diag["feature_cosine"] > self.cosine or diag["teacher_top_share"] > self.same_target_share
         message = None
         for kind, on in (("uniform", uniform), ("representation", rep)):
             self.runs[kind] = self.runs[kind] + 1 if on else 0
