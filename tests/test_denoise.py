@@ -1,7 +1,5 @@
 """cion.denoise: each level on hand-built feature sets with known answers, calibration, the tool, bad input."""
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +10,13 @@ from cion.denoise.calibrate import calibrate_distance, calibrate_radius
 from cion.denoise.levels import video_windows
 from cion.denoise.synthetic_features import make_feature_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import denoise as denoise_tool  # noqa: E402
+from cion.cli import main as cion
+
+
+def denoise_cli(argv) -> int:
+    """`cion denoise ARGV...` in this process; returns the exit status."""
+    return cion(["denoise", *argv])
+
 
 D = 32
 
@@ -269,7 +271,7 @@ def test_tool_features_mode_end_to_end(tmp_path, synth, capsys):
     feats[17] = 0.0             # and an all-zero feature
     npz = save_npz(tmp_path / "f.npz", s, features=feats)
     out = tmp_path / "out"
-    assert denoise_tool.main(["--features", str(npz), "--out", str(out), "--no-progress"]) == 0
+    assert denoise_cli(["--features", str(npz), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "calibrated r=" in printed and "calibrated d=" in printed and "calibrated r_merge=" in printed
     ann = json.loads((out / "annotations.json").read_text())
@@ -294,7 +296,7 @@ def test_tool_features_mode_end_to_end(tmp_path, synth, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second run without --overwrite refuses and leaves the first output alone
     before = (out / "annotations.json").read_bytes()
-    assert denoise_tool.main(["--features", str(npz), "--out", str(out), "--no-progress"]) == 2
+    assert denoise_cli(["--features", str(npz), "--out", str(out), "--no-progress"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "annotations.json").read_bytes() == before
 
@@ -303,7 +305,7 @@ def test_tool_given_thresholds_and_rounds(tmp_path, synth):
     s, _ = synth
     npz = save_npz(tmp_path / "f.npz", s)
     out = tmp_path / "out"
-    assert denoise_tool.main(["--features", str(npz), "--out", str(out), "--rounds", "2", "--radius", "0.3", "0.25",
+    assert denoise_cli(["--features", str(npz), "--out", str(out), "--rounds", "2", "--radius", "0.3", "0.25",
                               "--distance", "0.45", "--merge-radius", "0.35", "--no-progress"]) == 0
     rep = json.loads((out / "denoise_report.json").read_text())
     assert [r["thresholds"]["radius"] for r in rep["rounds"]] == [0.3, 0.25]
@@ -312,16 +314,16 @@ def test_tool_given_thresholds_and_rounds(tmp_path, synth):
 
 def test_bad_feature_files_say_what_is_wrong(tmp_path, capsys):
     np.savez(tmp_path / "a.npz", features=np.zeros((3, 4), np.float32), video=np.array(["a"] * 3))
-    assert denoise_tool.main(["--features", str(tmp_path / "a.npz"), "--out", str(tmp_path / "o")]) == 2
+    assert denoise_cli(["--features", str(tmp_path / "a.npz"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "tracklet" in err and "file_path" in err
     np.savez(tmp_path / "b.npz", features=np.zeros((3, 4), np.float32), video=np.array(["a"] * 2),
              tracklet=np.arange(3), file_path=np.array(["x", "y", "z"]))
-    assert denoise_tool.main(["--features", str(tmp_path / "b.npz"), "--out", str(tmp_path / "o")]) == 2
+    assert denoise_cli(["--features", str(tmp_path / "b.npz"), "--out", str(tmp_path / "o")]) == 2
     assert "one entry per feature row" in capsys.readouterr().err
     assert not (tmp_path / "o" / "annotations.json").exists()
-    with pytest.raises(SystemExit):
-        denoise_tool.main(["--out", str(tmp_path / "o")])  # neither input
+    assert denoise_cli(["--out", tmp_path / "o"]) == 2  # neither input
+    assert "exactly one" in capsys.readouterr().err
 
 
 def test_degenerate_corpus_one_tracklet_videos_and_all_dropped(tmp_path):
@@ -353,7 +355,7 @@ def test_outputs_are_all_or_nothing(tmp_path, synth, monkeypatch):
     monkeypatch.setattr(report, "_plot", broken_plot)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        denoise_tool.main(["--features", str(npz), "--out", str(out), "--no-progress"])
+        denoise_cli(["--features", str(npz), "--out", str(out), "--no-progress"])
     assert list(out.iterdir()) == []  # no annotations without their report, no temp files left
 
 
@@ -391,11 +393,8 @@ def test_mining_folder_problems_are_counted(tmp_path):
 @pytest.fixture(scope="module")
 def mined_world(tmp_path_factory):
     """Two synthetic videos, mined with ground-truth boxes as detections (fast and deterministic)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_denoise_quality import gt_detections
-
     from cion.mining.pipeline import MiningConfig, mine_videos
-    from reidzoo.data.synthetic import make_videos
+    from reidzoo.data.synthetic import gt_detections, make_videos
     tmp = tmp_path_factory.mktemp("denoise_world")
     from cion.mining.tracklets import FilterConfig
     world = make_videos(tmp / "world", n_videos=3, people_per_video=3, frames=80, seed=3, width=320, height=180,
@@ -421,7 +420,7 @@ def test_tool_on_a_synthetic_mining_output(mined_world, tmp_path):
     out = tmp_path / "out"
     args = [str(mined), "--model", "ghostnet_1_0", "--random-init", "--out", str(out), "--no-progress",
             "--batch-size", "16", "--min-images", "1"]
-    assert denoise_tool.main(args) == 0
+    assert denoise_cli(args) == 0
     ann = json.loads((out / "annotations.json").read_text())
     dropped = (out / "dropped.jsonl").read_text().splitlines()
     assert len(ann) + len(dropped) == len(tr.file_path)
@@ -433,14 +432,14 @@ def test_tool_on_a_synthetic_mining_output(mined_world, tmp_path):
     assert len(caches) == 1
     # a re-run reads the cached features instead of extracting again
     stamp = caches[0].stat().st_mtime_ns
-    assert denoise_tool.main(args + ["--overwrite"]) == 0
+    assert denoise_cli(args + ["--overwrite"]) == 0
     assert caches[0].stat().st_mtime_ns == stamp
     # a crop deleted after mining is reported and left out, not a crash
     victim = mined / tr.file_path[0]
     data = victim.read_bytes()
     victim.unlink()
     try:
-        assert denoise_tool.main(args + ["--overwrite"]) == 0
+        assert denoise_cli(args + ["--overwrite"]) == 0
         rep = json.loads((out / "denoise_report.json").read_text())
         assert rep["input"]["problems"]["missing_crops"]["examples"] == [str(tr.file_path[0])]
         assert caches[0].stat().st_mtime_ns == stamp  # the other crops still come from the cache

@@ -1,16 +1,16 @@
 """The pre-training experiment end to end on the small budget (1 seed): outputs, equal compute, resume, bad input."""
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
+from cion.cli import main as cion
 from cion.experiment import METRICS, VARIANTS, ExperimentConfig, ExperimentError, run_experiment
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import experiment_pretraining as tool  # noqa: E402
+
+def experiment_cli(argv) -> int:
+    """`cion experiment ARGV...` in this process; returns the exit status."""
+    return cion(["experiment", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def work(tmp_path_factory):
     import torch
     torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("experiment") / "work"
-    assert tool.main(["--work", str(work), "--seeds", "0", "--budget", "small", "--threads", "1",
+    assert experiment_cli(["--work", str(work), "--seeds", "0", "--budget", "small", "--threads", "1",
                       "--workers", "0", "--no-progress"]) == 0
     return work
 
@@ -79,8 +79,8 @@ def test_bad_input_says_what_to_do(work, capsys):
         run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="huge"))
     with pytest.raises(ExperimentError, match="another --work"):
         run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="small", model="resnet18"))
-    assert tool.main(["--work", str(work), "--seeds", "0", "--budget", "small", "--model", "no_such_net"]) == 2
+    assert experiment_cli(["--work", str(work), "--seeds", "0", "--budget", "small", "--model", "no_such_net"]) == 2
     assert "unknown model" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        tool.main(["--help"])
+        experiment_cli(["--help"])
     assert "equal compute" in capsys.readouterr().out

@@ -17,7 +17,6 @@ from cion.mining.pipeline import MiningConfig, mine_video, mine_videos, rebuild_
 from cion.mining.quality import evaluate_synthetic, evaluate_video, tracklet_purity, load_mot
 from cion.mining.tracklets import FilterConfig, TrackletBuffer, Candidate, read_tracklets, sample_evenly
 
-ROOT = Path(__file__).resolve().parents[1]
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 KEYS = {"video": str, "tracklet": int, "frame": int, "bbox": list, "score": float, "file_path": str}
 
@@ -286,7 +285,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_mined(synthetic, synthetic_dets
         (dets / f"{name}.txt").write_text("")
     (dets / "cut.txt").write_text((synthetic_dets / "vid000" / "det.txt").read_text())
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "mine_tracklets.py"), str(bad),
+    proc = subprocess.run([sys.executable, "-m", "cion", "mine", str(bad),
                            str(tmp_path / "missing.mp4"), "--out", str(out), "--detector", "file",
                            "--detections", str(dets), "--quiet"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr
@@ -307,8 +306,8 @@ def test_bad_inputs_are_reported_and_the_rest_is_mined(synthetic, synthetic_dets
     assert "mined" in proc.stdout
 
 
-def test_cli_rejects_unusable_options(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "mine_tracklets.py"), str(VTEST), "--out",
-                           str(tmp_path / "o"), "--detector", "file", "--detections", str(tmp_path / "nope")],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--detections" in proc.stderr and "does not exist" in proc.stderr
+def test_cli_rejects_unusable_options(tmp_path, capsys):
+    from cion.cli import main
+    assert main(["mine", VTEST, "--out", tmp_path / "o", "--detector", "file", "--detections", tmp_path / "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--detections" in err and "does not exist" in err

@@ -55,7 +55,7 @@ def test_sigkill_and_resume_matches_uninterrupted_run(toy, tmp_path):
     assert full["iterations"] == 6 and full["failed_images"] > 0      # broken files skipped, not fatal
     cfg_path = tmp_path / "killed.yaml"
     cfg_path.write_text(yaml.safe_dump(_cfg(toy, tmp_path / "killed", save_every_steps=2)))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "pretrain.py"), "--config", str(cfg_path),
+    proc = subprocess.Popen([sys.executable, "-m", "cion", "pretrain", "--config", str(cfg_path),
                              "--no-progress"], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log = tmp_path / "killed" / "log.jsonl"
     deadline = time.time() + 240
@@ -94,7 +94,7 @@ def test_two_gloo_processes_match_one_process(toy, tmp_path):
     two_path.write_text(yaml.safe_dump(_cfg(toy, tmp_path / "two", batch_size_per_gpu=8, epochs=1,
                                             max_steps_per_epoch=3)))
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          str(ROOT / "tools" / "pretrain.py"),
+                          "-m", "cion", "pretrain",
                           "--config", str(two_path), "--no-progress"],
                          env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -1,0 +1,85 @@
+"""CION pre-training: identity-guided self-distillation of a ReIDZoo backbone on a CION-AL set.
+
+Examples:
+Single CPU or GPU (no torchrun needed):
+  cion pretrain --config configs/pretrain/cpu_smoke.yaml
+Several GPUs (nccl) or CPU processes (gloo) on one machine:
+  torchrun --nproc_per_node 8 -m cion pretrain --config configs/pretrain/resnet50_ibn.yaml
+Continue a stopped run exactly where its last checkpoint left off:
+  cion pretrain --config configs/pretrain/resnet50_ibn.yaml --resume
+Export the teacher backbone of a run as a hub folder (reidzoo.load reads it):
+  cion pretrain --export runs/cpu_smoke/checkpoint.pth --out exports/ghostnet_1_0
+
+Any config key can be overridden: `--set epochs=3 batch_size_per_gpu=64 output_dir=runs/x`.
+The run folder (output_dir) gets checkpoint.pth (every epoch and every save_every_steps steps),
+log.jsonl (one line per step), loss_lr.png, config.yaml.
+A toy identity set for trying it out: `cion pretrain --make-toy-set datasets/toy_cional`;
+a Market-1501-style folder (e.g. the synthetic world) becomes one with `--annotate-market ROOT`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `cion pretrain`."""
+    p.add_argument("--config", help="YAML config (configs/pretrain/<model>.yaml or cpu_smoke.yaml)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--image-root", help="image root of the CION-AL set (overrides image_root)")
+    p.add_argument("--annotations", help="CION-AL annotation JSON (overrides annotations)")
+    p.add_argument("--output-dir", help="run folder (overrides output_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pth")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
+    g = p.add_argument_group("other actions (each runs instead of training, then exits)")
+    g.add_argument("--export", metavar="CKPT", help="write the teacher backbone of CKPT as a hub folder to --out")
+    g.add_argument("--out", help="with --export: the hub folder to write")
+    g.add_argument("--name", help="with --export: zoo model name (default: the one the run trained)")
+    g.add_argument("--overwrite", action="store_true", help="with --export: replace an existing non-empty folder")
+    g.add_argument("--make-toy-set", metavar="DIR", help="write a small synthetic CION-AL set to DIR")
+    g.add_argument("--annotate-market", metavar="ROOT",
+                   help="write ROOT/cional_annotations.json for the training split of a Market-1501-style "
+                        "folder (e.g. the synthetic world); then use --image-root ROOT")
+
+
+def run(a: argparse.Namespace) -> int:
+    """Train (or export / write a toy set / annotate a Market folder)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.export:
+        if not a.out:
+            raise ValueError("--export needs --out DIR (the hub folder to write)")
+        from cion.pretrain.export import export_teacher
+        try:
+            out = export_teacher(a.export, a.out, a.name, overwrite=a.overwrite)
+        except RuntimeError as exc:  # a damaged checkpoint; a RuntimeError while training is a bug to show in full
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {out} (load it with reidzoo.load({str(out)!r}))")
+        return 0
+    if a.make_toy_set:
+        from cion.pretrain.toyset import make_toy_cional
+        root = make_toy_cional(a.make_toy_set)
+        print(f"wrote {root}/annotations.json and {root}/images/")
+        return 0
+    if a.annotate_market:
+        from cion.pretrain.data import annotations_from_market
+        out = annotations_from_market(a.annotate_market)
+        print(f"wrote {out}; pass --image-root {out.parent} --annotations {out}")
+        return 0
+    from cion.pretrain.config import load_config
+    from cion.pretrain.train import TrainingDiverged, pretrain
+    overrides = list(a.set)
+    for key, val in (("image_root", a.image_root), ("annotations", a.annotations), ("output_dir", a.output_dir)):
+        if val:
+            overrides.append(f"{key}={val}")
+    cfg = load_config(a.config, overrides)
+    try:
+        summary = pretrain(cfg, resume=a.resume, progress=not a.no_progress)
+    except TrainingDiverged as exc:  # not an input error: exit status 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done: {summary['epochs']} epochs, {summary['iterations']} iterations; checkpoint {summary['checkpoint']}")
+    return 0
