@@ -32,7 +32,7 @@ COMMANDS = (
 )
 
 
-def main(argv: Optional[Sequence[Union[str, os.PathLike]]] = None) -> int:
+def main(argv: Optional[Sequence[Union[str, os.PathLike, int, float]]] = None) -> int:
     """Run `reidzoo ARGV...` and return its exit status."""
     return run_cli("reidzoo", __doc__, COMMANDS, argv)
 

@@ -23,13 +23,18 @@ ERRORS = (ValueError, FileExistsError)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The subcommands of `reidzoo synthetic`: market, videos, pictures."""
     sub = p.add_subparsers(dest="what", required=True, metavar="{market,videos,pictures}")
+    common = argparse.ArgumentParser(add_help=False)  # the options market and videos share
+    common.add_argument("--out", required=True, help="output folder (created; must not exist or be empty)")
+    common.add_argument("--seed", type=int, default=0,
+                        help="world seed: same seed, same people and bytes (default 0)")
+    common.add_argument("--identity-offset", type=int, default=0,
+                        help="first global identity number used (keeps benchmarks and videos disjoint if wanted)")
+    common.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
 
-    m = sub.add_parser("market", help="Market-1501-style benchmark (bounding_box_train/, bounding_box_test/, query/)",
+    m = sub.add_parser("market", parents=[common], help="Market-1501-style benchmark (bounding_box_train/, bounding_box_test/, query/)",
                        description="Write a Market-1501-style benchmark readable by reidzoo.data.Market1501(OUT). "
                                    "File names follow Market: PPPP_cCsS_FFFFFF_BB.jpg; the gallery holds junk (-1) "
                                    "and distractor (0000) images.")
-    m.add_argument("--out", required=True, help="output folder (created; must not exist or be empty)")
-    m.add_argument("--seed", type=int, default=0, help="world seed: same seed, same people and bytes (default 0)")
     m.add_argument("--ids-train", type=int, default=100, help="training identities (default 100)")
     m.add_argument("--ids-test", type=int, default=100, help="test identities, in query and gallery (default 100)")
     m.add_argument("--cameras", type=int, default=6, help="cameras c1..cN, 2 to 6 (default 6)")
@@ -38,15 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--junk", type=int, default=None, help="junk '-1' gallery images (default 5%% of test images)")
     m.add_argument("--distractors", type=int, default=None,
                    help="distractor '0000' gallery images (default 10%% of test images)")
-    m.add_argument("--identity-offset", type=int, default=0,
-                   help="first global identity number used (keeps benchmarks and videos disjoint if wanted)")
-    m.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
 
-    v = sub.add_parser("videos", help="surveillance clips + MOTChallenge gt + global identities",
+    v = sub.add_parser("videos", parents=[common], help="surveillance clips + MOTChallenge gt + global identities",
                        description="Write OUT/videos/vidNNN.avi, OUT/gt/vidNNN/gt.txt (frame,id,x,y,w,h,1,-1,-1,-1), "
                                    "OUT/identities.json (track id -> global identity) and OUT/meta.json.")
-    v.add_argument("--out", required=True, help="output folder (created; must not exist or be empty)")
-    v.add_argument("--seed", type=int, default=0, help="world seed: same seed, same people and bytes (default 0)")
     v.add_argument("--videos", type=int, default=4, help="number of videos, one camera each (default 4)")
     v.add_argument("--people", type=int, nargs="+", default=[2, 6], metavar="N",
                    help="people per video: one number, or MIN MAX (default 2 6)")
@@ -56,8 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     v.add_argument("--fps", type=float, default=25.0, help="frames per second written to the file (default 25)")
     v.add_argument("--identities", type=int, default=None,
                    help="size of the identity pool shared by all videos (default: each person in ~3 videos)")
-    v.add_argument("--identity-offset", type=int, default=0, help="first global identity number used")
-    v.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     pc = sub.add_parser("pictures", help="PNG mosaic of identities across cameras + video frames with gt boxes",
                         description="Write OUT/synthetic_mosaic.png (rows: identities in look-alike groups of three; "
                                     "columns: cameras c1..c6) and OUT/synthetic_video.png (frames with gt boxes "
