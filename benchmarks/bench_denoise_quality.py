@@ -31,33 +31,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def gt_detections(world: Path, out: Path) -> Path:
-    """det.txt per video from the ground truth (perfect detections; the tracker still fragments/switches)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for gt in sorted((world / "gt").glob("*/gt.txt")):
-        rows = [line.split(",") for line in gt.read_text().splitlines() if line.strip()]
-        (out / f"{gt.parent.name}.txt").write_text(
-            "".join(f"{r[0]},-1,{r[2]},{r[3]},{r[4]},{r[5]},1.0,-1,-1,-1\n" for r in rows))
-    return out
-
-
-def colour_histograms(root: Path, file_paths) -> np.ndarray:
-    """A hand-crafted baseline descriptor: HSV histogram (8 x 8 x 4 bins) of the crop's central part."""
-    import cv2
-
-    out = np.full((len(file_paths), 256), np.nan, np.float32)
-    for i, fp in enumerate(file_paths):
-        img = cv2.imread(str(root / fp))
-        if img is None:
-            continue
-        h, w = img.shape[:2]
-        img = img[h // 10: h - h // 10, w // 5: w - w // 5]  # skip most of the background margin
-        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-        hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 8, 4], [0, 180, 0, 256, 0, 256]).ravel()
-        out[i] = np.sqrt(hist / max(hist.sum(), 1.0))
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="videos", choices=["videos", "features"],
@@ -73,7 +46,7 @@ def main() -> None:
     p.add_argument("--max-crops", type=int, default=16, help="crops the miner keeps per tracklet (default 16)")
     p.add_argument("--model", default="resnet18",
                    help="zoo name (random init unless --pretrained), hub folder, release checkpoint, or "
-                        "'colourhist' for a hand-crafted HSV histogram baseline")
+                        "'colourhist' for the hand-crafted HSV histogram baseline (reidzoo.baselines)")
     p.add_argument("--pretrained", action="store_true", help="load zoo-name weights from the Hub cache")
     p.add_argument("--radius", type=float)
     p.add_argument("--distance", type=float)
@@ -89,7 +62,8 @@ def main() -> None:
     from cion.denoise.groundtruth import crop_identities
     from cion.denoise.inputs import read_tracklets
     from cion.mining.pipeline import MiningConfig, mine_videos
-    from reidzoo.data.synthetic import make_videos
+    from reidzoo.baselines import COLOUR_HIST_NAME
+    from reidzoo.data.synthetic import gt_detections, make_videos
 
     if a.source == "features":
         from cion.denoise.synthetic_features import make_feature_corpus
@@ -122,9 +96,7 @@ def main() -> None:
     tr = read_tracklets(mined)
     gt = crop_identities(world, tr.video, tr.frame, tr.bbox)
     model = a.model
-    if model == "colourhist":
-        feats = colour_histograms(mined, tr.file_path)
-    elif not a.pretrained and not Path(model).exists():
+    if model != COLOUR_HIST_NAME and not a.pretrained and not Path(model).exists():
         import reidzoo
         folder = work / f"random-{model}"
         if not (folder / "config.json").exists():
@@ -132,9 +104,8 @@ def main() -> None:
             reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True)
         model = str(folder)
     t = time.perf_counter()
-    if model != "colourhist":
-        feats = extract_crop_features(mined, tr.file_path, model, work / "cache", progress=False)
-    random_init = not (a.pretrained or Path(a.model).exists() or model == "colourhist")
+    feats = extract_crop_features(mined, tr.file_path, model, work / "cache", progress=False)
+    random_init = not (a.pretrained or Path(a.model).exists() or model == COLOUR_HIST_NAME)
     print(f"features: {feats.shape} from {a.model}{' (random init)' if random_init else ''} "
           f"({time.perf_counter() - t:.0f}s)", flush=True)
     corpus = build_corpus(feats, tr.video, tr.tracklet, tr.file_path, frame=tr.frame, extra={"identity": gt})

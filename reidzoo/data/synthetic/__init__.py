@@ -8,7 +8,8 @@ from .cameras import Camera, make_camera, render_background
 from .identities import Identity, make_identities, make_identity
 from .market import make_market_like
 from .render import Sprite, composite, render_person
-from .videos import make_videos, plan_videos, render_frames
+from .videos import gt_detections, make_videos, plan_videos, render_frames
 
 __all__ = ["make_market_like", "make_videos", "make_identity", "make_identities", "Identity", "make_camera",
-           "Camera", "render_background", "render_person", "composite", "Sprite", "plan_videos", "render_frames"]
+           "Camera", "render_background", "render_person", "composite", "Sprite", "plan_videos", "render_frames",
+           "gt_detections"]
