@@ -27,7 +27,7 @@ test: $(STAMP) $(VTEST)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) tools/quickstart.py
+	$(VENV)/bin/cion quickstart
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -345,7 +345,7 @@ def run_experiment(cfg: ExperimentConfig, on_run: Optional[Callable[[Dict[str, A
         raise ExperimentError("give at least one seed")
     import reidzoo
     if cfg.model not in reidzoo.model_names():
-        raise ExperimentError(f"unknown model {cfg.model!r}; see `python tools/zoo.py list`")
+        raise ExperimentError(f"unknown model {cfg.model!r}; see `reidzoo zoo list`")
     work = Path(cfg.work)
     work.mkdir(parents=True, exist_ok=True)
     if cfg.denoise_features not in DENOISE_FEATURES:

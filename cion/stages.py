@@ -150,20 +150,6 @@ def make_world_benchmark(out: Path, params: Mapping[str, Any], seed: int, progre
 
 # ------------------------------------------------------------------------------------------ mining
 
-def gt_detections(videos_root: Path, out: Path) -> Path:
-    """One MOTChallenge det.txt per video from the ground-truth boxes (ids and visibility dropped).
-
-    Perfect boxes take the detector out of a comparison; ByteTrack, the purity filters and the
-    crop sampling still run, so tracklets still fragment as in real mining.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    for gt in sorted((Path(videos_root) / "gt").glob("*/gt.txt")):
-        rows = [line.split(",") for line in gt.read_text().splitlines() if line.strip()]
-        (out / f"{gt.parent.name}.txt").write_text(
-            "".join(f"{r[0]},-1,{r[2]},{r[3]},{r[4]},{r[5]},1.0,-1,-1,-1\n" for r in rows))
-    return out
-
-
 def mine(out: Path, videos_root: Path, params: Mapping[str, Any], extra_videos: Sequence[Tuple[str, float]] = (),
          workers: int = 1, progress: bool = True) -> Dict[str, Any]:
     """cion.mining on the world's videos (+ `extra_videos`: (path, seconds) of real clips) into `out`.
@@ -176,6 +162,7 @@ def mine(out: Path, videos_root: Path, params: Mapping[str, Any], extra_videos: 
     p = dict(params)
     filters = FilterConfig(**p.pop("filters", {}))
     if p.get("detector") == "gt":
+        from reidzoo.data.synthetic import gt_detections
         p.update(detector="file", detections=str(gt_detections(videos_root, out / "detections")))
     jobs = [([Path(videos_root) / "videos"], MiningConfig(filters=filters, **p))]
     # a real clip: only its first seconds (HOG costs ~0.15 CPU-s per 768x576 frame)

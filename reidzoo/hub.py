@@ -106,7 +106,7 @@ def read_hub_folder(path: os.PathLike) -> tuple[Dict[str, Any], Dict[str, torch.
     missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (p / f).is_file()]
     if missing:
         raise HubError(f"{p} is not a hub folder: missing {', '.join(missing)} "
-                       f"(write one with `reidzoo convert` or tools/export_pretrained.py)")
+                       f"(write one with `reidzoo convert` or `cion pretrain --export`)")
     try:
         cfg = json.loads((p / CONFIG_NAME).read_text())
     except json.JSONDecodeError as exc:

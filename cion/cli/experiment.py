@@ -12,11 +12,12 @@ Design (per seed; everything is cached under --work, so a re-run resumes where i
                 instance  each crop its own identity, K=1: plain DINO multi-crop self-distillation
                 tracklet  each mined (video, tracklet) its own identity: single-video labels
                 cion      the denoised cross-video identities
-                The three pre-trained variants run cion.pretrain with one config (derived from
-                configs/pretrain/cpu_smoke.yaml) but the label file and K: the same steps x batch
-                and the same crops, i.e. equal compute.
+                The three pre-trained variants run cion.pretrain with one config (the budget's
+                preset, cion/configs/experiment_<budget>.yaml) but the label file and K: the same
+                steps x batch and the same crops, i.e. equal compute.
   5. evaluation every variant is exported as a hub folder, evaluated as it is (teacher backbone,
-                no fine-tuning) and after one identical reidzoo.finetune run: mAP / Rank-1.
+                no fine-tuning) and after one identical reidzoo.finetune run (its last epoch):
+                mAP / Rank-1.
 Output: WORK/results.json (every run + mean/std over seeds), WORK/results.md (the table with
 compute and label quality), WORK/results.png (bar chart).
 

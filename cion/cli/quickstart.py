@@ -23,14 +23,18 @@ import argparse
 import time
 from pathlib import Path
 
+ERRORS = ("cion.stages:StageError", FileNotFoundError)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `cion quickstart`."""
     p.add_argument("--work", default="runs/quickstart", help="output folder (default ./runs/quickstart)")
     p.add_argument("--seed", type=int, default=0, help="world and training seed")
-    p.add_argument("--model", default="ghostnet_1_0", help="zoo backbone to pre-train and fine-tune")
+    p.add_argument("--model", help="zoo backbone to pre-train and fine-tune (default: the preset's, ghostnet_1_0)")
     p.add_argument("--video", help="also mine this real video (e.g. vtest.avi) and show its tracklets")
     p.add_argument("--video-seconds", type=float, default=20.0, help="how much of --video to mine (default 20 s)")
+    p.add_argument("--preset", default="quickstart",
+                   help="sizes of every stage: a packaged preset name (cion/configs/NAME.yaml) or a YAML file")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--fresh", action="store_true", help="delete --work first instead of resuming")
 
@@ -44,9 +48,9 @@ def run(a: argparse.Namespace) -> int:
     if a.fresh and work.exists():
         import shutil
         shutil.rmtree(work)
-    cfg = QuickstartConfig(seed=a.seed, model=a.model, video=a.video, video_seconds=a.video_seconds,
-                           threads=a.threads)
+    cfg = QuickstartConfig(seed=a.seed, preset=a.preset, model=a.model, video=a.video,
+                           video_seconds=a.video_seconds, threads=a.threads)
     t0 = time.time()
-    report = run_quickstart(work, cfg, Path.cwd())
+    report = run_quickstart(work, cfg)
     print(f"\nreport: {report}  ({time.time() - t0:.0f} s in all)")
     return 0

@@ -38,7 +38,7 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
     root = Path(root)
     jl = root / "tracklets.jsonl"
     if not jl.is_file():
-        raise DenoiseInputError(f"{jl} not found: pass the output folder of tools/mine_tracklets.py (it holds "
+        raise DenoiseInputError(f"{jl} not found: pass the output folder of `cion mine` (it holds "
                                 f"tracklets.jsonl and the crops), or use --features FILE.npz")
     cols: Dict[str, list] = {k: [] for k in REQUIRED_KEYS + ("bbox",)}
     bad: List[str] = []
