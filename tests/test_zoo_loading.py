@@ -16,6 +16,7 @@ import reidzoo
 from reidzoo.cli import main as cli
 from reidzoo.hub import HubError, WEIGHTS_NAME, repo_id_for
 from reidzoo.models.release import CheckpointError
+from release_checkpoints import expected_output, fixture_input, write_release
 
 X = torch.randn(2, 3, 256, 128, generator=torch.Generator().manual_seed(1))
 
@@ -159,14 +160,12 @@ def test_hub_folder_written_atomically(tmp_path, resnet18_folder):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_convert_release_and_publish_dry_run(tmp_path, release_fixtures, make_checkpoint, capsys):
-    manifest = make_checkpoint.load_manifest(release_fixtures / "convnext_tiny.manifest.json")
+def test_convert_release_and_publish_dry_run(tmp_path, capsys):
     src = tmp_path / "convnext_tiny.pth"
-    make_checkpoint.write_release_checkpoint(manifest, "public", src, with_extras=True, ddp_student=True)
+    write_release("convnext_tiny", src, ddp_student=True)
     out = tmp_path / "hub" / "convnext_tiny"
     assert cli(["convert", src, "--name", "convnext_tiny", "--out", out]) == 0
-    x = torch.from_numpy(np.load(release_fixtures / "input.npy"))
-    expected = np.load(release_fixtures / "convnext_tiny.public.expected.npy")
+    x, expected = fixture_input(), expected_output("convnext_tiny")
     tol = 2e-5 * np.abs(expected).max()
     with torch.no_grad():
         assert np.abs(reidzoo.load(out)(x).numpy() - expected).max() <= tol

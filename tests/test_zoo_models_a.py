@@ -8,6 +8,7 @@ import reidzoo
 from reidzoo.models.ibn import IBN
 from reidzoo.models.registry import paper_table
 from reidzoo.models.release import CheckpointError, load_release_into, release_backbone_state_dict
+from release_checkpoints import teacher_tensors
 
 FAMILIES = ("ResNet", "ResNet-IBN", "ConvNeXt", "VOLO", "ViT", "Swin")
 NAMES = [n for n in reidzoo.model_names() if reidzoo.get_spec(n).family in FAMILIES]
@@ -126,32 +127,29 @@ def test_vit_convstem_rejects_other_sizes_clearly():
         model(torch.zeros(1, 3, 224, 224))
 
 
-def _swin_release(make_checkpoint, release_fixtures):
-    manifest = make_checkpoint.load_manifest(release_fixtures / "swin_tiny.manifest.json")
-    teacher = make_checkpoint.build_teacher_state_dict(manifest, "public")
-    return release_backbone_state_dict({"teacher": teacher}, "swin_tiny")[0]
+def _swin_release():
+    return release_backbone_state_dict({"teacher": teacher_tensors("swin_tiny")}, "swin_tiny")[0]
 
 
-def test_swin_release_position_index_is_checked(make_checkpoint, release_fixtures):
+def test_swin_release_position_index_is_checked():
     """A relative_position_index that differs from timm's (another window size) fails loudly."""
-    sd = _swin_release(make_checkpoint, release_fixtures)
+    sd = _swin_release()
     key = "layers.3.blocks.1.attn.relative_position_index"
     sd[key] = sd[key].flip(0)
     with pytest.raises(CheckpointError, match="another window size"):
         load_release_into(reidzoo.create_model("swin_tiny"), reidzoo.get_spec("swin_tiny"), sd, "swin_tiny")
 
 
-def test_swin_release_missing_tensor_fails(make_checkpoint, release_fixtures):
-    sd = _swin_release(make_checkpoint, release_fixtures)
+def test_swin_release_missing_tensor_fails():
+    sd = _swin_release()
     del sd["layers.2.blocks.3.mlp.fc1.bias"]
     with pytest.raises(CheckpointError, match="missing"):
         load_release_into(reidzoo.create_model("swin_tiny"), reidzoo.get_spec("swin_tiny"), sd, "swin_tiny")
 
 
-def test_release_of_another_family_is_rejected(make_checkpoint, release_fixtures):
+def test_release_of_another_family_is_rejected():
     """A ResNet-50 release given as ResNet-50-IBN (and vice versa) is refused, not half-loaded."""
     for src, dst in (("resnet50", "resnet50_ibn"), ("resnet50_ibn", "resnet50")):
-        manifest = make_checkpoint.load_manifest(release_fixtures / f"{src}.manifest.json")
-        sd = release_backbone_state_dict({"teacher": make_checkpoint.build_teacher_state_dict(manifest, "x")}, src)[0]
+        sd = release_backbone_state_dict({"teacher": teacher_tensors(src, "x")}, src)[0]
         with pytest.raises(CheckpointError):
             load_release_into(reidzoo.create_model(dst), reidzoo.get_spec(dst), sd, src)

@@ -7,6 +7,7 @@ import torch
 import reidzoo
 from reidzoo.models.registry import paper_table
 from reidzoo.models.release import CheckpointError, load_release_into, release_backbone_state_dict
+from release_checkpoints import expected_output, fixture_input, teacher_tensors
 
 NAMES = [
     "ghostnet_0_5", "ghostnet_1_0", "ghostnet_1_3",
@@ -16,12 +17,9 @@ NAMES = [
 ]
 
 
-def _release_backbone(make_checkpoint, fixtures, name):
+def _release_backbone(name):
     """The backbone part of the fixture release of `name` (salt "public"), head never built."""
-    manifest = make_checkpoint.load_manifest(fixtures / f"{name}.manifest.json")
-    manifest["keys"] = [e for e in manifest["keys"] if ".head." not in e["key"] and not e["key"].startswith("head.")]
-    teacher = make_checkpoint.build_teacher_state_dict(manifest, "public")
-    backbone, _ = release_backbone_state_dict({"teacher": teacher}, name)
+    backbone, _ = release_backbone_state_dict({"teacher": teacher_tensors(name, backbone_only=True)}, name)
     return backbone
 
 
@@ -46,15 +44,15 @@ def test_builds_embeds_and_matches_paper_size(name):
     ("ghostnet_0_5", "ghostnet_1_0"), ("edgenext_x_small", "edgenext_small"),
     ("repvit_m0_9", "repvit_m1_0"), ("repvit_m1_0", "repvit_m1_5"), ("fastvit_s12", "fastvit_sa12"),
 ])
-def test_release_of_another_size_fails_loudly(name, other, release_fixtures, make_checkpoint):
-    backbone = _release_backbone(make_checkpoint, release_fixtures, other)
+def test_release_of_another_size_fails_loudly(name, other):
+    backbone = _release_backbone(other)
     with pytest.raises(CheckpointError, match=name):
         load_release_into(reidzoo.create_model(name), reidzoo.get_spec(name), backbone, f"{other}.pth")
 
 
 @pytest.mark.parametrize("name", ["ghostnet_0_5", "edgenext_x_small", "repvit_m0_9", "fastvit_s12"])
-def test_release_with_a_missing_tensor_fails_loudly(name, release_fixtures, make_checkpoint):
-    backbone = _release_backbone(make_checkpoint, release_fixtures, name)
+def test_release_with_a_missing_tensor_fails_loudly(name):
+    backbone = _release_backbone(name)
     for key in (list(backbone)[len(backbone) // 2], list(backbone)[-1]):
         broken = {k: v for k, v in backbone.items() if k != key}
         with pytest.raises(CheckpointError, match="missing"):
@@ -64,17 +62,16 @@ def test_release_with_a_missing_tensor_fails_loudly(name, release_fixtures, make
         load_release_into(reidzoo.create_model(name), reidzoo.get_spec(name), extra, "extra.pth")
 
 
-def test_edgenext_matches_far_below_the_shared_tolerance(release_fixtures, make_checkpoint):
+def test_edgenext_matches_far_below_the_common_tolerance():
     # EdgeNeXt's last-stage XCA tensors move the output by only ~1.3e-5 x max|y| (fixture README),
-    # less than the shared 2e-5 tolerance; our only deviation is LayerNorm2d rounding (~7e-7).
+    # less than the 2e-5 tolerance the other models are held to; our only deviation is LayerNorm2d rounding (~7e-7).
     torch.set_num_threads(2)
     name = "edgenext_x_small"
     model = reidzoo.create_model(name)
-    load_release_into(model, reidzoo.get_spec(name), _release_backbone(make_checkpoint, release_fixtures, name), name)
-    x = torch.from_numpy(np.load(release_fixtures / "input.npy"))
-    expected = np.load(release_fixtures / f"{name}.public.expected.npy")
+    load_release_into(model, reidzoo.get_spec(name), _release_backbone(name), name)
+    expected = expected_output(name)
     with torch.no_grad():
-        y = model.eval()(x).numpy()
+        y = model.eval()(fixture_input()).numpy()
     assert np.abs(y - expected).max() <= 4e-6 * np.abs(expected).max()
 
 

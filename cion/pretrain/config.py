@@ -12,7 +12,7 @@ import yaml
 
 @dataclass
 class PretrainConfig:
-    """Every knob of a CION pre-training run; defaults are the public release's (DESIGN.md)."""
+    """Every knob of a CION pre-training run; defaults are the public release's (docs/design.md)."""
 
     # model
     model: str = "resnet50_ibn"

@@ -18,7 +18,7 @@ def _dist_on() -> bool:
 class IdentityDistillationLoss(nn.Module):
     """DINO's cross-view distillation, extended to every ordered pair of images of one identity.
 
-    For each teacher global view g and student view v != g (DESIGN.md, and CION's public release):
+    For each teacher global view g and student view v != g (docs/design.md, and CION's public release):
     ``[mean_b CE(q_g[b], s_v[b]) + sum_{i != j} mean_p CE(q_g[p, i], s_v[p, j])] / (K(K-1)+1)``,
     averaged over the (g, v) pairs. Inputs are view-major, images identity-major within a view.
     """
