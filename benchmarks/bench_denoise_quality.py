@@ -98,10 +98,12 @@ def main() -> None:
     model = a.model
     if model != COLOUR_HIST_NAME and not a.pretrained and not Path(model).exists():
         import reidzoo
+        from reidzoo.cards import Provenance
         folder = work / f"random-{model}"
         if not (folder / "config.json").exists():
             torch.manual_seed(0)
-            reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True)
+            reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True,
+                                    provenance=Provenance.random_init(0))
         model = str(folder)
     t = time.perf_counter()
     feats = extract_crop_features(mined, tr.file_path, model, work / "cache", progress=False)

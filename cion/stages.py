@@ -216,9 +216,10 @@ def random_init(out: Path, model: str, seed: int) -> Dict[str, Any]:
     import torch
 
     import reidzoo
+    from reidzoo.cards import Provenance
     torch.manual_seed(seed)
     reidzoo.save_hub_folder(reidzoo.create_model(model).eval(), model, out / "hub", overwrite=True,
-                            extra={"init": f"random (torch seed {seed})"})
+                            provenance=Provenance.random_init(seed))
     return {"hub": "hub"}
 
 

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from .cards import Provenance
 from .hub import save_hub_folder
 from .loading import load_weights_into
 from .models.registry import create_model
@@ -23,4 +24,4 @@ def convert_release(src: os.PathLike, name: Optional[str], out_dir: os.PathLike,
     model = create_model(name)
     load_weights_into(model, name, src)
     return save_hub_folder(model.eval(), name, out_dir, overwrite=overwrite,
-                           extra={"converted_from": src.name})
+                           provenance=Provenance.release(src.name))

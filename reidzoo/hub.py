@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional
 import torch
 from safetensors.torch import load_file, save_file
 
+from .cards import Provenance, card_text
 from .models.registry import get_spec
 
 CONFIG_NAME = "config.json"
@@ -43,16 +44,15 @@ def repo_id_for(name: str, org: Optional[str] = None) -> str:
     return f"{org or hub_org()}/{name}"
 
 
-def write_hub_config(model: torch.nn.Module, name: str, path: Path,
-                     extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Write config.json with timm's own exporter, plus a `reidzoo` block for our loader."""
+def write_hub_config(model: torch.nn.Module, name: str, path: Path, provenance: Provenance) -> Dict[str, Any]:
+    """Write config.json with timm's own exporter, plus a `reidzoo` block (name, family, provenance)."""
     from timm.models._hub import save_config_for_hf
 
     spec = get_spec(name)
     model_args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.kwargs.items()}
     save_config_for_hf(model, str(path), model_args=model_args)
     cfg = json.loads(path.read_text())
-    cfg["reidzoo"] = {"name": name, "family": spec.family, **(extra or {})}
+    cfg["reidzoo"] = {"name": name, "family": spec.family, "provenance": provenance.to_json()}
     path.write_text(json.dumps(cfg, indent=2) + "\n")
     return cfg
 
@@ -65,20 +65,20 @@ def _atomic_dir(out_dir: Path, overwrite: bool) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
 
 
-def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *,
-                    card: Optional[str] = None, extra: Optional[Dict[str, Any]] = None,
+def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *, provenance: Provenance,
                     overwrite: bool = False) -> Path:
-    """Write a hub folder for a zoo backbone atomically (temporary folder, then rename)."""
+    """Write a hub folder for a zoo backbone atomically; its card describes `provenance`.
+
+    `provenance` is required: a folder's card must say whether it holds the ReIDZoo release, one of our
+    pre-training or fine-tuning runs, or random weights (only the release carries the paper's results).
+    """
     out_dir = Path(out_dir)
     tmp = _atomic_dir(out_dir, overwrite)
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "reidzoo_name": name})
-        write_hub_config(model, name, tmp / CONFIG_NAME, extra)
-        if card is None:
-            from .cards import model_card_text
-            card = model_card_text(name)
-        (tmp / CARD_NAME).write_text(card)
+        write_hub_config(model, name, tmp / CONFIG_NAME, provenance)
+        (tmp / CARD_NAME).write_text(card_text(name, provenance, repo_id_for(name)))
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             out_dir.rename(old)

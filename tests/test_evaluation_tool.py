@@ -101,9 +101,10 @@ def resnet18_hub(tmp_path):
     """A random-init resnet18 hub folder (seeded)."""
     import reidzoo
     import torch
+    from reidzoo.cards import Provenance
     torch.manual_seed(0)
     hub = tmp_path / "hub"
-    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", hub)
+    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", hub, provenance=Provenance.random_init(0))
     return hub
 
 

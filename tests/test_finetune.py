@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import reidzoo
+from reidzoo.cards import Provenance, card_claims_paper_results, card_provenance
 from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
 from reidzoo.finetune import FinetuneConfig, RunDirError, evaluate_backbone, export_finetuned, finetune
@@ -95,6 +96,8 @@ def test_tiny_finetune_learns_and_resumes(market, tmp_path):
     with torch.no_grad():
         x = torch.randn(2, 3, 256, 128)
         torch.testing.assert_close(reidzoo.load(hub)(x), model(x), rtol=0, atol=1e-5)
+    card = (hub / "README.md").read_text()
+    assert card_provenance(card) == "finetune" and not card_claims_paper_results(card)
 
 
 def test_run_dir_and_bad_inputs(market, tmp_path, capsys):
@@ -128,7 +131,7 @@ def test_run_dir_and_bad_inputs(market, tmp_path, capsys):
     assert "Expected layout" in capsys.readouterr().err and not (tmp_path / "r3").exists()
     # Model / weights mismatch: resnet18 weights for a ghostnet run.
     w = tmp_path / "r18"
-    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", w)
+    reidzoo.save_hub_folder(reidzoo.create_model("resnet18"), "resnet18", w, provenance=Provenance.random_init())
     assert cli(["finetune", "--model", "ghostnet_0_5", "--init", w, "--dataset", "synthetic", "--root", market,
                 "--out", tmp_path / "r4"]) == 2
     err = capsys.readouterr().err

@@ -17,6 +17,7 @@ from cion.pretrain.config import config_from_dict
 from cion.pretrain.export import export_teacher
 from cion.pretrain.toyset import make_toy_cional
 from cion.pretrain.train import pretrain
+from reidzoo.cards import card_claims_paper_results, card_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(model="resnet18", out_dim=64, hidden_dim=32, bottleneck_dim=16, global_size=[64, 32],
@@ -83,6 +84,8 @@ def test_sigkill_and_resume_matches_uninterrupted_run(toy, tmp_path):
     with torch.no_grad():
         feats = model(torch.randn(2, 3, 256, 128))
     assert feats.shape == (2, 512) and torch.isfinite(feats).all()
+    card = (hub / "README.md").read_text()  # our run, not the release: the paper's results do not apply
+    assert card_provenance(card) == "cion-pretrain" and not card_claims_paper_results(card)
     with pytest.raises(ValueError, match="trained resnet18"):
         export_teacher(tmp_path / "full" / "checkpoint.pth", tmp_path / "hub2", name="ghostnet_1_0")
 

@@ -13,6 +13,7 @@ import timm
 import torch
 
 import reidzoo
+from reidzoo.cards import Provenance, card_provenance
 from reidzoo.cli import main as cli
 from reidzoo.hub import HubError, WEIGHTS_NAME, repo_id_for
 from reidzoo.models.release import CheckpointError
@@ -31,7 +32,7 @@ def resnet18_folder(tmp_path_factory):
     torch.manual_seed(0)
     model = reidzoo.create_model("resnet18").eval()
     out = tmp_path_factory.mktemp("hub") / "resnet18"
-    reidzoo.save_hub_folder(model, "resnet18", out)
+    reidzoo.save_hub_folder(model, "resnet18", out, provenance=Provenance.random_init(0))
     return out, _embed(model)
 
 
@@ -149,14 +150,14 @@ def test_hub_folder_written_atomically(tmp_path, resnet18_folder):
     folder, _ = resnet18_folder
     model = reidzoo.load(folder)
     with pytest.raises(FileExistsError):
-        reidzoo.save_hub_folder(model, "resnet18", folder)
+        reidzoo.save_hub_folder(model, "resnet18", folder, provenance=Provenance.random_init(0))
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
 
     class Unsaveable(torch.nn.Module):  # fails while writing: no half-written folder may remain
         def state_dict(self, *a, **k):
             raise RuntimeError("disk full")
     with pytest.raises(RuntimeError):
-        reidzoo.save_hub_folder(Unsaveable(), "resnet18", tmp_path / "out")
+        reidzoo.save_hub_folder(Unsaveable(), "resnet18", tmp_path / "out", provenance=Provenance.random_init())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -171,7 +172,7 @@ def test_convert_release_and_publish_dry_run(tmp_path, capsys):
         assert np.abs(reidzoo.load(out)(x).numpy() - expected).max() <= tol
         assert np.abs(timm.create_model(f"local-dir:{out}", pretrained=True).eval()(x).numpy() - expected).max() <= tol
     card = (out / "README.md").read_text()
-    assert "library_name: timm" in card and "reported" in card
+    assert "library_name: timm" in card and "reported" in card and card_provenance(card) == "release"
     # A wrong --name is refused and nothing is written.
     capsys.readouterr()
     assert cli(["convert", src, "--name", "resnet50", "--out", tmp_path / "wrong"]) == 2

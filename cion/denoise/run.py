@@ -105,11 +105,13 @@ def denoise_tracklet_folder(tracklet_dir, out, models: Sequence[str], rounds: Se
             # A random-init zoo model: save it as a hub folder once so every round and rank agree.
             import reidzoo
             import torch
+            from reidzoo.cards import Provenance
             from .features import is_main_process
             folder = cache_dir / f"random-{model}"
             if is_main_process() and not (folder / "config.json").exists():
                 torch.manual_seed(0)
-                reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True)
+                reidzoo.save_hub_folder(reidzoo.create_model(model), model, folder, overwrite=True,
+                                        provenance=Provenance.random_init(0))
             _wait_for_rank0(device)
             src = str(folder)
         return extract_crop_features(tr.root, tr.file_path, src, cache_dir, weights=weights,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import reidzoo
+from reidzoo.cards import Provenance
 
 from .checkpoint import load_checkpoint
 
@@ -28,6 +29,5 @@ def export_teacher(checkpoint: os.PathLike, out_dir: os.PathLike, name: Optional
         raise ValueError(f"{checkpoint}: teacher backbone does not match {name} "
                          f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. "
                          f"{(missing or unexpected)[:2]})")
-    extra = {"pretrain": {"epochs_done": int(ck["epoch"]), "iterations": int(ck["it"]),
-                          "method": "CION identity-guided self-distillation (teacher)"}}
-    return reidzoo.save_hub_folder(backbone.eval(), name, out_dir, extra=extra, overwrite=overwrite)
+    provenance = Provenance.pretrain(cfg, epochs_done=ck["epoch"], iterations=ck["it"])
+    return reidzoo.save_hub_folder(backbone.eval(), name, out_dir, provenance=provenance, overwrite=overwrite)

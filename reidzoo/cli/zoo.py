@@ -76,25 +76,29 @@ def cmd_measure(a: argparse.Namespace) -> int:
     return 0
 
 
+def _release_card(name: str) -> str:
+    from reidzoo.cards import Provenance, card_text
+    from reidzoo.hub import repo_id_for
+    return card_text(name, Provenance.release(), repo_id_for(name))
+
+
 def cmd_cards(a: argparse.Namespace) -> int:
     """Write every model's card under --out."""
     from tqdm import tqdm
 
     import reidzoo
-    from reidzoo.cards import model_card_text
     out = Path(a.out)
     for n in tqdm(reidzoo.model_names(), desc="model cards", unit="card"):
         d = out / n
         d.mkdir(parents=True, exist_ok=True)
-        (d / "README.md").write_text(model_card_text(n))
+        (d / "README.md").write_text(_release_card(n))
     print(f"wrote {len(reidzoo.model_names())} cards under {out}")
     return 0
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    """Print one model's card."""
-    from reidzoo.cards import model_card_text
-    print(model_card_text(a.name))
+    """Print one model's release card."""
+    print(_release_card(a.name))
     return 0
 
 

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
+from ..cards import Provenance
 from ..hub import save_hub_folder
 from ..loading import load
 from .config import FinetuneConfig
@@ -204,5 +205,10 @@ def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: b
     backbone = load(cfg["model"], pretrained=False)
     state = {k[len("backbone."):]: v for k, v in ck["model"].items() if k.startswith("backbone.")}
     backbone.load_state_dict(state, strict=True)
+    epochs_done = int(ck["epoch"]) + 1
+    # The run's own evaluation of exactly these weights, when the checkpoint holds one.
+    res = ck.get("metrics") or next((h for h in ck.get("history", [])[::-1] if h.get("epoch") == epochs_done
+                                     and "mAP" in h), {})
+    metrics = {k: res[k] for k in ("mAP", "rank1", "mINP") if k in res}
     return save_hub_folder(backbone, cfg["model"], out_dir, overwrite=overwrite,
-                           extra={"finetuned_on": cfg["dataset"], "epoch": int(ck["epoch"]) + 1})
+                           provenance=Provenance.finetune(cfg, epochs_done, metrics))
