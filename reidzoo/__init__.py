@@ -6,7 +6,8 @@
 """
 from .features import extract_features
 from .hub import save_hub_folder
-from .loading import build_transform, load
+from .loading import load
+from .transforms import build_transform
 from .models.registry import UnknownModelError, create_model, get_spec, list_models, model_names
 
 __all__ = ["load", "create_model", "list_models", "model_names", "get_spec", "extract_features",

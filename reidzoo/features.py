@@ -3,42 +3,44 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .models.spec import INPUT_SIZE, MEAN, STD
+from .transforms import Preprocessing, build_transform, read_image
 
 
 class ImageFileDataset(Dataset):
-    """Reads image files with OpenCV and returns normalised (3,H,W) tensors; failures are flagged."""
+    """Reads image files and returns the model's preprocessed (3,H,W) tensors; failures are flagged."""
 
-    def __init__(self, paths: Sequence[Union[str, os.PathLike]], input_size=INPUT_SIZE, mean=MEAN, std=STD):
+    def __init__(self, paths: Sequence[Union[str, os.PathLike]], transform: Callable[[Any], torch.Tensor],
+                 size: Tuple[int, int]):
         self.paths = [os.fspath(p) for p in paths]
-        self.hw = (int(input_size[1]), int(input_size[2]))
-        self.mean = np.asarray(mean, np.float32).reshape(1, 1, 3) * 255.0
-        self.inv_std = 1.0 / (np.asarray(std, np.float32).reshape(1, 1, 3) * 255.0)
+        self.transform = transform
+        self.size = size
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> Tuple[torch.Tensor, bool]:
-        img = cv2.imread(self.paths[i], cv2.IMREAD_COLOR)
+        img = read_image(self.paths[i])
         if img is None:
-            return torch.zeros(3, *self.hw), False
-        img = cv2.resize(img, (self.hw[1], self.hw[0]), interpolation=cv2.INTER_CUBIC)
-        x = (img[:, :, ::-1].astype(np.float32) - self.mean) * self.inv_std
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))), True
+            return torch.zeros(3, *self.size), False
+        return self.transform(img), True
 
 
 def prefers_channels_last(model: torch.nn.Module) -> bool:
     """True for convolution-heavy nets, which run faster in NHWC memory on CPU (transformers do not)."""
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     return convs > 20
+
+
+def _model_transform(model: torch.nn.Module) -> Callable[[Any], torch.Tensor]:
+    """The model's own `.transform` (set by reidzoo.load), else one built from its pretrained_cfg."""
+    return getattr(model, "transform", None) or build_transform(model)
 
 
 def _batches(images, batch_size: int, num_workers: int, model: torch.nn.Module):
@@ -48,25 +50,30 @@ def _batches(images, batch_size: int, num_workers: int, model: torch.nn.Module):
             x = b[0] if isinstance(b, (list, tuple)) else b
             yield x, torch.ones(len(x), dtype=torch.bool)
         return
-    if isinstance(images, torch.Tensor) or isinstance(images, np.ndarray):
+    if isinstance(images, (torch.Tensor, np.ndarray)):
         x = torch.as_tensor(images)
         if x.ndim != 4:
-            raise ValueError(f"image tensor must be (N,3,H,W), got {tuple(x.shape)}")
+            raise ValueError(f"an image batch must be 4-D (N,3,H,W), got {tuple(x.shape)}")
+        if x.dtype == torch.uint8:  # raw pixels: preprocess like any other image
+            transform = _model_transform(model)
+            if x.shape[1] != 3 and x.shape[-1] == 3:
+                x = x.permute(0, 3, 1, 2)
+            for s in range(0, len(x), batch_size):
+                yield transform(x[s:s + batch_size]), torch.ones(min(batch_size, len(x) - s), dtype=torch.bool)
+            return
+        # float batches are network input that is already preprocessed
         for s in range(0, len(x), batch_size):
             yield x[s:s + batch_size].float(), torch.ones(min(batch_size, len(x) - s), dtype=torch.bool)
         return
     items = list(images)
+    transform = _model_transform(model)
     if items and all(isinstance(p, (str, os.PathLike)) for p in items):
-        cfg = getattr(model, "pretrained_cfg", {}) or {}
-        ds = ImageFileDataset(items, cfg.get("input_size", INPUT_SIZE), cfg.get("mean", MEAN), cfg.get("std", STD))
+        ds = ImageFileDataset(items, transform, Preprocessing.of(model).size)
         loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers, shuffle=False,
                             persistent_workers=False)
         for x, ok in loader:
             yield x, ok
         return
-    transform = getattr(model, "transform", None)
-    if transform is None:
-        raise ValueError("model has no .transform; pass tensors, or load it with reidzoo.load")
     for s in range(0, len(items), batch_size):
         chunk = items[s:s + batch_size]
         yield torch.stack([transform(im) for im in chunk]), torch.ones(len(chunk), dtype=torch.bool)
@@ -90,6 +97,10 @@ def extract_features(model: torch.nn.Module, images: Union[Sequence, DataLoader,
                      return_failed: bool = False, channels_last: Optional[bool] = None,
                      desc: str = "features"):
     """(N, D) float32 embeddings of images (paths, PIL/arrays, a tensor or a DataLoader).
+
+    Paths, PIL images, uint8 arrays/tensors (one image or an (N,3,H,W) / (N,H,W,3) uint8 batch)
+    all go through the model's preprocessing (`reidzoo.transforms`), so the same pixels give the
+    same features whatever their container; a float (N,3,H,W) batch is taken as ready input.
 
     Images that fail to decode give NaN rows and a warning naming them; with
     `return_failed=True` the call returns `(features, failed_indices)`.

@@ -6,30 +6,25 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
-from torchvision.transforms import v2 as T
 
 from .hub import HubError, download_hub_folder, is_hub_folder, read_hub_folder
 from .models.registry import create_model, get_spec, model_names
 from .models.release import (CheckpointError, load_release_into, load_strict, release_backbone_state_dict,
                              torch_load_safely)
-from .models.spec import INPUT_SIZE, MEAN, STD
+from .transforms import build_transform
 
 PathLike = Union[str, os.PathLike]
 
 
-def build_transform(input_size=INPUT_SIZE, mean=MEAN, std=STD) -> T.Compose:
-    """Eval preprocessing of the zoo: PIL/uint8 image -> resized 256x128 normalised float tensor."""
-    return T.Compose([
-        T.ToImage(),
-        T.Resize(tuple(input_size[1:]), interpolation=T.InterpolationMode.BICUBIC, antialias=True),
-        T.ToDtype(torch.float32, scale=True),
-        T.Normalize(mean=list(mean), std=list(std)),
-    ])
+# The preprocessing fields of a hub folder's config.json that `load` honours, as timm's local-dir: does.
+PREPROCESSING_KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
 
 
-def _finish(model: torch.nn.Module, device: Union[str, torch.device]) -> torch.nn.Module:
-    cfg = model.pretrained_cfg
-    model.transform = build_transform(cfg["input_size"], cfg["mean"], cfg["std"])
+def _finish(model: torch.nn.Module, device: Union[str, torch.device],
+            folder_cfg: Optional[dict] = None) -> torch.nn.Module:
+    saved = (folder_cfg or {}).get("pretrained_cfg") or {}
+    model.pretrained_cfg = {**model.pretrained_cfg, **{k: saved[k] for k in PREPROCESSING_KEYS if k in saved}}
+    model.transform = build_transform(model)
     return model.eval().to(device)
 
 
@@ -80,7 +75,7 @@ def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained:
     if p.exists() and p.is_dir():
         cfg, _ = read_hub_folder(p)
         name = _name_from_hub_config(cfg, p)
-        return _finish(load_weights_into(create_model(name), name, p), device)
+        return _finish(load_weights_into(create_model(name), name, p), device, cfg)
     if p.suffix in (".pth", ".pt", ".ckpt") or p.is_file():
         if not p.exists():
             raise FileNotFoundError(f"checkpoint {p} does not exist")

@@ -1,17 +1,17 @@
-"""Fine-tuning data: dataset selection, train augmentation, the P x K identity sampler."""
+"""Fine-tuning data: dataset selection, the training set and the P x K identity sampler.
+
+The training augmentation is `reidzoo.transforms.train_transform`, beside the eval preprocessing.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
-import torch
 from torch.utils.data import Dataset, Sampler
-from torchvision.transforms import v2 as T
 
-from ..models.spec import MEAN, STD
+from ..transforms import read_image
 
 Item = Tuple[str, int, int]
 DATASETS = ("market1501", "msmt17", "synthetic")
@@ -27,21 +27,8 @@ def load_dataset(name: str, root: Optional[os.PathLike] = None):
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def train_transform(size=(256, 128), pad: int = 10, flip: float = 0.5, erasing: float = 0.5) -> T.Compose:
-    """Flip, pad-and-crop and random erasing: the usual re-ID training augmentation."""
-    ops = [T.ToImage(), T.Resize(size, antialias=True)]
-    if flip > 0:
-        ops.append(T.RandomHorizontalFlip(flip))
-    if pad > 0:
-        ops += [T.Pad(pad, padding_mode="constant"), T.RandomCrop(size)]
-    ops += [T.ToDtype(torch.float32, scale=True), T.Normalize(list(MEAN), list(STD))]
-    if erasing > 0:
-        ops.append(T.RandomErasing(p=erasing, value=0))
-    return T.Compose(ops)
-
-
 class TrainSet(Dataset):
-    """(image tensor, label) pairs read with OpenCV; unreadable images raise with their path."""
+    """(image tensor, label) pairs; unreadable images raise with their path."""
 
     def __init__(self, items: Sequence[Item], transform):
         self.items = list(items)
@@ -52,10 +39,10 @@ class TrainSet(Dataset):
 
     def __getitem__(self, i: int):
         path, pid, _ = self.items[i]
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        img = read_image(path)
         if img is None:
             raise OSError(f"cannot decode training image {path}")
-        return self.transform(img[:, :, ::-1].copy()), pid
+        return self.transform(img), pid
 
 
 class PKSampler(Sampler[int]):

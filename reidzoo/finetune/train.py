@@ -21,7 +21,8 @@ from ..hub import save_hub_folder
 from ..loading import load
 from .config import FinetuneConfig
 from ..data.base import relabel
-from .data import PKSampler, TrainSet, load_dataset, train_transform
+from ..transforms import train_transform
+from .data import PKSampler, TrainSet, load_dataset
 from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
 from .model import BNNeckModel
 
@@ -115,7 +116,8 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     id_loss = CrossEntropyLabelSmooth(cfg.label_smoothing)
     tri_loss = BatchHardTripletLoss(cfg.triplet_margin)
     sampler = PKSampler([x[1] for x in train_items], cfg.p, cfg.k, seed=cfg.seed)
-    loader = DataLoader(TrainSet(train_items, train_transform(flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)),
+    augment = train_transform(backbone, flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)
+    loader = DataLoader(TrainSet(train_items, augment),
                         batch_size=cfg.p * cfg.k, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
                         persistent_workers=False)
     start_epoch, history = 0, []
