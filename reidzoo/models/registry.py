@@ -123,5 +123,6 @@ def list_models(as_rows: bool = True) -> List[Dict[str, Any]]:
 
 
 # Import every family now: that registers the architectures timm lacks (ResNet-IBN-a, conv-stem
-# ViT, RepViT re-ID variant), so `import reidzoo` is enough for timm.create_model / local-dir:.
+# ViT, RepViT re-ID variant). (`import reidzoo` alone registers them when timm is imported:
+# reidzoo/timm_hook.py.)
 _zoo()
