@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 import reidzoo
+from reidzoo.cards import Provenance
 from reidzoo.transforms import Preprocessing, build_transform, train_transform
 
 # Person crops smaller than, equal to and larger than the 256x128 input, as JPEG and PNG.
@@ -87,7 +88,8 @@ def test_train_transform_resizes_like_eval():
 
 
 def test_hub_config_preprocessing_is_what_load_and_timm_use(model, tmp_path):
-    folder = reidzoo.save_hub_folder(model, "ghostnet_0_5", tmp_path / "ghostnet_0_5")
+    folder = reidzoo.save_hub_folder(model, "ghostnet_0_5", tmp_path / "ghostnet_0_5",
+                                      provenance=Provenance.random_init(0))
     saved = json.loads((folder / "config.json").read_text())["pretrained_cfg"]
     keys = ("input_size", "interpolation", "mean", "std")
     loaded = reidzoo.load(folder)
