@@ -105,19 +105,19 @@ def main() -> None:
         if args.signal:
             print(args.name, seed, {k: round(v, 3) for k, v in init_signal(cfg).items()}, flush=True)
             continue
-        probe = load_probe(probe_root, cfg.probe_size or cfg.global_size, cfg.probe_bn_images, seed=0)
+        probe = load_probe(probe_root, cfg.probe_size or cfg.augment.global_size, cfg.probe_bn_images, seed=0)
         torch.manual_seed(seed)  # the random initialisation this seed's run starts from
-        rand_backbone = build_backbone(cfg.model, cfg.local_size, cfg.global_size, cfg.init_weights)[0]
+        rand_backbone = build_backbone(cfg.model, cfg.augment.local_size, cfg.augment.global_size, cfg.init_weights)[0]
         rand = frozen_map(rand_backbone, probe)
         t0 = time.time()
         if not args.eval_only:
             pretrain(cfg, progress=False)
         wall = time.time() - t0
         ck = load_checkpoint(out / "checkpoint.pth", map_location="cpu")
-        teacher = build_backbone(cfg.model, cfg.local_size, cfg.global_size)[0]
+        teacher = build_backbone(cfg.model, cfg.augment.local_size, cfg.augment.global_size)[0]
         teacher.load_state_dict({k[9:]: v for k, v in ck["teacher"].items() if k.startswith("backbone.")})
         pre = frozen_map(teacher, probe)
-        student = build_backbone(cfg.model, cfg.local_size, cfg.global_size)[0]
+        student = build_backbone(cfg.model, cfg.augment.local_size, cfg.augment.global_size)[0]
         student.load_state_dict({k[9:]: v for k, v in ck["student"].items() if k.startswith("backbone.")})
         stu = frozen_map(student, probe)
         sizes = {}

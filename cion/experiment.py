@@ -217,7 +217,7 @@ def run_variant(variant: str, seed: int, cfg: ExperimentConfig, budget: Dict[str
                                  num_workers=cfg.num_workers)
         summary = st.run(f"{variant}: pre-training", init_dir, lambda out: S.pretrain_and_export(out, pcfg, cfg.progress),
                          params=S.result_params(pcfg.to_dict()), resume=True)
-        views = 2 + pcfg.local_crops
+        views = pcfg.augment.ncrops
         res["pretrain"] = {"iterations": summary["iterations"],
                            "images_seen": summary["iterations"] * pcfg.batch_size_per_gpu,
                            "crops_seen": summary["iterations"] * pcfg.batch_size_per_gpu * views,

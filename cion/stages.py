@@ -242,11 +242,9 @@ def pretrain_and_export(out: Path, cfg, progress: bool = True) -> Dict[str, Any]
 
 def finetune_config(params: Mapping[str, Any], **run: Any):
     """A FinetuneConfig from a preset's `finetune` mapping plus the run's own keys (model, init, root, seed, ...)."""
+    from reidzoo.config_loader import config_from_dict
     from reidzoo.finetune import FinetuneConfig
-    data = {**dict(params), **run}
-    if "steps" in data:
-        data["steps"] = tuple(data["steps"])
-    return FinetuneConfig(**data)
+    return config_from_dict(FinetuneConfig, {**dict(params), **run}, "fine-tuning preset")
 
 
 def finetune_and_export(out: Path, cfg, progress: bool = True) -> Dict[str, Any]:

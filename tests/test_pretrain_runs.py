@@ -20,8 +20,9 @@ from cion.pretrain.train import pretrain
 from reidzoo.cards import card_claims_paper_results, card_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(model="resnet18", out_dim=64, hidden_dim=32, bottleneck_dim=16, global_size=[64, 32],
-            local_size=[32, 16], local_crops=1, batch_size_per_gpu=8, gradual_epochs=[1, 2],
+TINY = dict(model="resnet18", out_dim=64, hidden_dim=32, bottleneck_dim=16,
+            augment=dict(global_size=[64, 32], local_size=[32, 16], local_crops=1), batch_size_per_gpu=8,
+            gradual_epochs=[1, 2],
             gradual_instances=[2, 4], epochs=2, warmup_epochs=1, lr=0.02, precision="fp32", device="cpu",
             num_workers=0, threads=1, max_steps_per_epoch=3, seed=3)
 
@@ -112,6 +113,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy, tmp_path):
     pretrain(config_from_dict(_cfg(toy, tmp_path / "run", epochs=1)), progress=False)
     before = load_checkpoint(tmp_path / "run" / "checkpoint.pth")
     trainer = Pretrainer(config_from_dict(_cfg(toy, tmp_path / "run", epochs=2)), resume=True, progress=False)
+    assert trainer.dataset.multicrop.cfg is trainer.cfg.augment  # the config's whole multi-crop recipe is used
     with torch.no_grad():
         next(trainer.student_module.head.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
@@ -145,10 +147,11 @@ def test_tiny_run_in_the_learning_regime_leaves_uniform_outputs(tmp_path):
     root = make_toy_cional(tmp_path / "toy", n_ids=16, images_per_id=4, size=(64, 32))
     cfg = {**TINY, "image_root": str(root), "annotations": str(root / "annotations.json"),
            "output_dir": str(tmp_path / "run"), "out_dim": 64, "hidden_dim": 64, "bottleneck_dim": 32,
-           "global_size": [32, 16], "local_size": [16, 8], "batch_size_per_gpu": 16, "gradual_epochs": [4],
+           "batch_size_per_gpu": 16, "gradual_epochs": [4],
            "gradual_instances": [2], "epochs": 4, "max_steps_per_epoch": 8, "lr": 0.016, "seed": 0,
            "centering": "sinkhorn", "teacher_temp": 0.02, "warmup_teacher_temp": 0.02, "momentum_teacher": 0.95,
-           "color_jitter_p": 0.0, "grayscale_p": 0.0, "solarize_p": 0.0, "blur_sigma": [0.01, 0.2]}
+           "augment": {**TINY["augment"], "global_size": [32, 16], "local_size": [16, 8], "jitter_p": 0.0,
+                       "grey_p": 0.0, "solarize_p": [0.0, 0.0, 0.0], "blur_sigma": [0.01, 0.2]}}
     pretrain(config_from_dict(cfg), progress=False)
     steps = [r for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "loss" in r]
     last = steps[-4:]

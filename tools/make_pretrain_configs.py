@@ -54,7 +54,7 @@ def main() -> None:
             "annotations": "datasets/CION-AL/cional_annos.json",
             "output_dir": f"runs/pretrain/{name}",
             "batch_size_per_gpu": bs,
-            "local_crops": local,
+            "augment": {"local_crops": local},
             "epochs": 100,
             "gradual_epochs": [40, 60, 80, 100],
             "gradual_instances": [2, 4, 6, 8],

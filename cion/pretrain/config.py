@@ -1,13 +1,14 @@
 """Pre-training configuration: one dataclass, read from YAML plus `key=value` overrides."""
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-import yaml
+from reidzoo.config_loader import config_from_dict as _from_dict
+from reidzoo.config_loader import config_to_dict
+from reidzoo.config_loader import load_config as _load
+
+from .augment import MultiCropConfig
 
 
 @dataclass
@@ -27,15 +28,8 @@ class PretrainConfig:
     image_root: str = "datasets/CION-AL"
     annotations: str = "datasets/CION-AL/cional_annos.json"
     num_workers: int = 4
-    global_size: List[int] = field(default_factory=lambda: [256, 128])
-    local_size: List[int] = field(default_factory=lambda: [128, 64])
-    local_crops: int = 8
-    global_scale: List[float] = field(default_factory=lambda: [0.8, 1.0])
-    local_scale: List[float] = field(default_factory=lambda: [0.05, 0.8])
-    color_jitter_p: float = 0.8                 # DINO's photometric augmentation (probabilities per view)
-    grayscale_p: float = 0.2
-    solarize_p: float = 0.2                     # second global view only
-    blur_sigma: List[float] = field(default_factory=lambda: [0.1, 2.0])  # pixels: scale it down with small crops
+    # the multi-crop recipe: view sizes, crop counts and scales, flip, colour jitter, grey, blur, solarisation
+    augment: MultiCropConfig = field(default_factory=MultiCropConfig)
     # batches: images per GPU (P x K); K grows with the epochs
     batch_size_per_gpu: int = 120
     gradual_epochs: List[int] = field(default_factory=lambda: [40, 60, 80, 100])
@@ -71,46 +65,19 @@ class PretrainConfig:
     # held-out probe: frozen teacher-backbone mAP on a Market-format folder, BN rule applied (docs)
     probe_root: Optional[str] = None
     probe_every: int = 0                        # steps between probes (0: only at the end when probe_root is set)
-    probe_size: Optional[List[int]] = None      # (H, W) of probe images; None: global_size
+    probe_size: Optional[List[int]] = None      # (H, W) of probe images; None: augment.global_size
     probe_bn_images: int = 512
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (for checkpoints and config.yaml)."""
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    if isinstance(value, str) and not isinstance(default, str):
-        value = yaml.safe_load(value)  # `epochs=3` / `gradual_instances=[2,4]` from the command line
-    return value
-
-
-def config_from_dict(data: Dict[str, Any], source: str = "config") -> PretrainConfig:
-    """A PretrainConfig from plain data; unknown keys fail with the closest known names."""
-    known = {f.name: f for f in dataclasses.fields(PretrainConfig)}
-    cfg = PretrainConfig()
-    for key, value in (data or {}).items():
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ValueError(f"{source}: unknown key {key!r}{hint}")
-        setattr(cfg, key, _coerce(key, value, getattr(cfg, key)))
-    return cfg
+def config_from_dict(data: Optional[Dict[str, Any]], source: str = "config") -> PretrainConfig:
+    """A PretrainConfig from plain data; unknown keys and mistyped values fail in one line."""
+    return _from_dict(PretrainConfig, data, source)
 
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> PretrainConfig:
-    """Read a YAML config (or the defaults) and apply `key=value` overrides."""
-    data: Dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"config {p} does not exist; see configs/pretrain/ for one per zoo model")
-        data = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{p} must hold a mapping of settings")
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key=value (e.g. epochs=3)")
-        k, v = item.split("=", 1)
-        data[k.strip()] = v
-    return config_from_dict(data, str(path or "overrides"))
+    """Read a YAML config (or the defaults) and apply `key=value` overrides (`augment.hue=0.05` for sections)."""
+    return _load(PretrainConfig, path, overrides)

@@ -18,7 +18,7 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .augment import MultiCrop, MultiCropConfig, normalize_views
+from .augment import MultiCrop, normalize_views
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import PretrainConfig
 from .data import CionALDataset, CollateIdentityBatch
@@ -98,18 +98,14 @@ class Pretrainer:
         np.random.seed(cfg.seed)
 
         # data
-        mc = MultiCropConfig(global_size=tuple(cfg.global_size), local_size=tuple(cfg.local_size),
-                             local_crops=cfg.local_crops, global_scale=tuple(cfg.global_scale),
-                             local_scale=tuple(cfg.local_scale), jitter_p=cfg.color_jitter_p,
-                             grey_p=cfg.grayscale_p, solarize_p=(0.0, cfg.solarize_p, 0.0),
-                             blur_sigma=tuple(cfg.blur_sigma))
+        mc = cfg.augment
         self.ncrops = mc.ncrops
         self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc))
         self._len_by_k: Dict[int, int] = {}
         self.steps_per_epoch = [self._epoch_len(e) for e in range(cfg.epochs)]
 
         # networks
-        backbone, dim, resize = build_backbone(cfg.model, cfg.local_size, cfg.global_size, cfg.init_weights)
+        backbone, dim, resize = build_backbone(cfg.model, mc.local_size, mc.global_size, cfg.init_weights)
         head = DINOHead(dim, cfg.out_dim, cfg.hidden_dim, cfg.bottleneck_dim, cfg.head_layers,
                         cfg.use_bn_in_head, cfg.norm_last_layer)
         student = convert_sync_batchnorm(MultiCropNet(backbone, head, resize), self.device).to(self.device)
@@ -130,7 +126,7 @@ class Pretrainer:
         self.probe = None
         if cfg.probe_root and self.is_main:
             from .probe import load_probe
-            self.probe = load_probe(cfg.probe_root, cfg.probe_size or cfg.global_size, cfg.probe_bn_images,
+            self.probe = load_probe(cfg.probe_root, cfg.probe_size or mc.global_size, cfg.probe_bn_images,
                                     cfg.seed)
 
         # optimisation

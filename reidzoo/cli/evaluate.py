@@ -26,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--model", help="zoo model name (see `reidzoo zoo list`) or a hub folder")
     src.add_argument("--features", metavar="FILE.npz", help="evaluate saved features instead of a model")
     p.add_argument("--weights", help="checkpoint for --model (default: the model's released weights)")
+    from reidzoo.data import dataset_names
     p.add_argument("--dataset", default="market1501",
-                   help="market1501, msmt17, or a folder of your own (see docs/evaluation.md)")
+                   help=f"{', '.join(dataset_names())}, or a folder of your own (see docs/evaluation.md)")
     p.add_argument("--root", help="data root holding the dataset folder (default: $REIDZOO_DATA or ./datasets)")
     p.add_argument("--out", help="output folder for results.json and the PNGs")
     p.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine",

@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="*", help="image files and/or folders (searched recursively)")
     p.add_argument("--model", required=True, help="zoo model name (see `reidzoo zoo list`) or a hub folder")
     p.add_argument("--weights", help="checkpoint for --model (default: the model's released weights)")
-    p.add_argument("--dataset", help="market1501, msmt17 or a folder of your own: extract query and gallery")
+    from reidzoo.data import dataset_names
+    p.add_argument("--dataset", help=f"{', '.join(dataset_names())} or a folder of your own: extract query and gallery")
     p.add_argument("--root", help="data root holding the dataset folder (default: $REIDZOO_DATA or ./datasets)")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="features file to write")
     p.add_argument("--normalize", action="store_true", help="L2-normalise the features")

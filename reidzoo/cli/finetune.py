@@ -11,6 +11,7 @@ Examples:
   reidzoo finetune --config configs/finetune/synthetic_smoke.yaml --root runs/synth/market \\
       --init runs/pretrain/export --out runs/ft_synth
   reidzoo finetune --config ... --out runs/ft_r50 --resume        # continue an interrupted run
+  reidzoo finetune --config ... --out runs/ft_lr --set lr=1e-4 label_smoothing=0   # any config key
   reidzoo export runs/ft_r50/last.pth --out hub/r50_last          # a hub folder of another checkpoint
 
 Outputs in --out: finetune_config.json, log.jsonl, last.pth, curves.png, hub/ (the last epoch's model).
@@ -30,11 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="zoo name, overrides the config")
     p.add_argument("--init", help="initial weights: hub folder, release .pth or pre-training export")
     p.add_argument("--pretrained", action="store_true", help="start from the zoo's Hub weights")
-    p.add_argument("--dataset", choices=["market1501", "msmt17", "synthetic"])
+    from reidzoo.data import dataset_names
+    p.add_argument("--dataset", help=f"{', '.join(dataset_names())} (reidzoo.data.register_dataset adds yours), "
+                                     f"or a folder of your own")
     p.add_argument("--root", help="data root or dataset folder")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set lr=1e-4 steps=[30,50] (docs/configs.md)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
 
@@ -44,8 +49,7 @@ def run(a: argparse.Namespace) -> int:
     from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune
     over = dict(model=a.model, init=a.init, dataset=a.dataset, root=a.root, epochs=a.epochs, seed=a.seed,
                 device=a.device, pretrained=True if a.pretrained else None)
-    cfg = FinetuneConfig.from_yaml(a.config, **over) if a.config else FinetuneConfig(
-        **{k: v for k, v in over.items() if v is not None})
+    cfg = FinetuneConfig.from_yaml(a.config, a.set, **over)
     res = finetune(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
     if res["history"]:
         export_finetuned(f"{a.out}/last.pth", f"{a.out}/hub", overwrite=True)

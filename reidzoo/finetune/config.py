@@ -1,11 +1,13 @@
 """Fine-tuning configuration: plain data, read from YAML, overridable from the command line."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any, Dict, Optional
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-import yaml
+from ..config_loader import config_from_dict, config_to_dict, load_config
+
+PathLike = Union[str, os.PathLike]
 
 
 @dataclass
@@ -15,7 +17,7 @@ class FinetuneConfig:
     model: str = "resnet50_ibn"          # zoo name
     init: Optional[str] = None           # hub folder / release .pth / pre-training export; None = `pretrained`
     pretrained: bool = False             # without `init`: True = zoo weights from the Hub, False = random
-    dataset: str = "market1501"          # market1501 | msmt17 | synthetic (Market-format folder)
+    dataset: str = "market1501"          # a name from reidzoo.data.dataset_names(), or a folder
     root: Optional[str] = None           # data root (default env REIDZOO_DATA or datasets/)
     epochs: int = 60
     p: int = 16                          # identities per batch
@@ -25,7 +27,7 @@ class FinetuneConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 10
     schedule: str = "cosine"             # cosine | step
-    steps: tuple = (40, 55)              # epochs of the x0.1 steps for schedule=step
+    steps: Tuple[int, ...] = (40, 55)             # epochs of the x0.1 steps for schedule=step
     min_lr: float = 1e-6
     label_smoothing: float = 0.1
     triplet_margin: Optional[float] = 0.3  # None = soft margin
@@ -43,20 +45,14 @@ class FinetuneConfig:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_yaml(cls, path: Path, **overrides: Any) -> "FinetuneConfig":
-        """Read a YAML config; unknown keys are an error naming them."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(data) - known)
-        if bad:
-            raise ValueError(f"{path}: unknown config keys {bad}; known: {sorted(known)}")
-        if "steps" in data:
-            data["steps"] = tuple(data["steps"])
-        return cls(**data)
+    def from_yaml(cls, path: Optional[PathLike] = None, overrides: Sequence[str] = (),
+                  **values: Any) -> "FinetuneConfig":
+        """The YAML at `path` (or the defaults), then `values` (None keeps), then `key=value` overrides."""
+        cfg = load_config(cls, path)
+        given = {k: v for k, v in values.items() if v is not None}
+        cfg = config_from_dict(cls, given, "command line", cfg)
+        return load_config(cls, None, overrides, base=cfg)
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON/YAML-friendly plain dict."""
-        d = asdict(self)
-        d["steps"] = list(d["steps"])
-        return d
+        return config_to_dict(self)

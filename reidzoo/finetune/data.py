@@ -1,12 +1,10 @@
-"""Fine-tuning data: dataset selection, the training set and the P x K identity sampler.
+"""Fine-tuning data: the training set and the P x K identity sampler (datasets: reidzoo.data's registry).
 
 The training augmentation is `reidzoo.transforms.train_transform`, beside the eval preprocessing.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import Dataset, Sampler
@@ -14,17 +12,6 @@ from torch.utils.data import Dataset, Sampler
 from ..transforms import read_image
 
 Item = Tuple[str, int, int]
-DATASETS = ("market1501", "msmt17", "synthetic")
-
-
-def load_dataset(name: str, root: Optional[os.PathLike] = None):
-    """A reader with .train/.query/.gallery; 'synthetic' is a Market-format folder (`reidzoo synthetic market`)."""
-    from ..data import MSMT17, Market1501
-    if name in ("market1501", "synthetic"):
-        return Market1501(root)
-    if name == "msmt17":
-        return MSMT17(root)
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
 class TrainSet(Dataset):

@@ -20,9 +20,10 @@ from ..cards import Provenance
 from ..hub import save_hub_folder
 from ..loading import load
 from .config import FinetuneConfig
+from ..data import build_dataset
 from ..data.base import relabel
 from ..transforms import train_transform
-from .data import PKSampler, TrainSet, load_dataset
+from .data import PKSampler, TrainSet
 from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
 from .model import BNNeckModel
 
@@ -96,7 +97,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     continues the same schedule later.
     """
     run_dir = Path(run_dir)
-    dataset = load_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
+    dataset = build_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
     prepare_run_dir(run_dir, cfg, resume, overwrite)
     torch.manual_seed(cfg.seed)
     train_items = relabel(dataset.train)
