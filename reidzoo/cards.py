@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from .models.registry import get_spec, measured_table, paper_table
+from .models.registry import get_spec, measured_table
 
 PAPER_URL = "https://arxiv.org/abs/2409.18569"
 PAPER_NAME = "CION (Zuo et al., NeurIPS 2024), as reported in the paper"
@@ -94,7 +94,7 @@ def card_claims_paper_results(card_text: str) -> bool:
 
 def _paper_results(name: str) -> list:
     from huggingface_hub import EvalResult
-    row = paper_table()[name]
+    row = _paper(name)
     return [EvalResult(task_type="image-feature-extraction", task_name="Person re-identification (fine-tuned)",
                        dataset_type=key, dataset_name=pretty, metric_type=label.lower(), metric_name=label,
                        metric_value=float(row[f"{key}_{metric}"]), verified=False,
@@ -108,7 +108,7 @@ def _usage(name: str, repo_id: str, release: bool) -> str:
     source = f'"{name}")                 # from {repo_id}' if release else '"path/to/this/folder")'
 
     measured = measured_table().get(name, {})
-    paper = paper_table()[name]
+    paper = _paper(name)
     mparams = f"{measured['params_m']:.2f} M" if "params_m" in measured else "see `reidzoo zoo measure`"
     mflops = f"{measured['flops_g']:.2f} G" if "flops_g" in measured else "see `reidzoo zoo measure`"
     return f"""## Usage
@@ -143,7 +143,7 @@ mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
 
 
 def _release_body(name: str, details: Dict[str, Any]) -> str:
-    paper = paper_table()[name]
+    paper = _paper(name)
     source = f" (converted from `{details['source']}`)" if details.get("source") else ""
     return f"""# {name} — ReIDZoo release (CION pre-trained)
 
@@ -169,13 +169,21 @@ the teacher backbone.
 """
 
 
+def _paper(name: str) -> Dict[str, float]:
+    spec = get_spec(name)
+    if spec.paper is None:
+        raise ValueError(f"{name} has no paper numbers in its ZooSpec, so it has no release card")
+    return spec.paper.row()
+
+
 def _table(rows: Dict[str, Any]) -> str:
     return "| | |\n|---|---|\n" + "\n".join(f"| {k} | `{v}` |" for k, v in rows.items()) + "\n"
 
 
 def _pretrain_body(name: str, details: Dict[str, Any]) -> str:
     cfg = details.get("config") or {}
-    shown = {k: cfg[k] for k in _PRETRAIN_SHOWN if k in cfg}
+    flat = {**cfg, **(cfg.get("augment") or {})}  # sizes and crop counts live in the augment section
+    shown = {k: flat[k] for k in _PRETRAIN_SHOWN if k in flat}
     return f"""# {name} — CION pre-training run
 
 The teacher backbone of a CION pre-training run made with this repository (`cion.pretrain`,

@@ -1,5 +1,6 @@
 """cion.pretrain units: loss vs. the direct formula, sampler, multi-crop, CION-AL data errors, export."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,17 +151,31 @@ def test_config_errors_and_overrides(tmp_path):
         load_config(None, ["epoch=3"])
 
 
-def test_every_zoo_model_has_a_config():
+def test_every_zoo_model_has_a_config_from_its_spec(tmp_path):
     import reidzoo
-    from pathlib import Path
-    folder = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
+    from cion.pretrain.config import zoo_config
     for name in reidzoo.model_names():
-        cfg = load_config(str(folder / f"{name}.yaml"))
-        assert cfg.model == name
+        cfg = load_config(model=name)
+        assert cfg == zoo_config(name) and cfg.model == name and cfg.output_dir == f"runs/pretrain/{name}"
+        assert (cfg.batch_size_per_gpu, cfg.augment.local_crops) == reidzoo.get_spec(name).pretrain_sizing()
         assert all(cfg.batch_size_per_gpu % k == 0 for k in cfg.gradual_instances)
+    # the sizing rule at its edges, and the VOLO specs' own pairs
+    sizes = {n: load_config(model=n) for n in ("resnet50", "resnet152", "convnext_base", "vit_base", "volo_d3")}
+    assert {n: (c.batch_size_per_gpu, c.augment.local_crops) for n, c in sizes.items()} == {
+        "resnet50": (120, 8), "resnet152": (96, 8), "convnext_base": (72, 6), "vit_base": (48, 6),
+        "volo_d3": (48, 4)}
+    # a YAML and overrides go on top of the zoo recipe
+    (tmp_path / "c.yaml").write_text("epochs: 10\naugment: {hue: 0.0}\n")
+    cfg = load_config(str(tmp_path / "c.yaml"), ["lr=1e-3"], model="swin_base")
+    assert (cfg.epochs, cfg.augment.hue, cfg.lr, cfg.batch_size_per_gpu, cfg.augment.local_crops) == (
+        10, 0.0, 1e-3, 72, 6)
+    with pytest.raises(KeyError, match="Did you mean: swin_base"):
+        load_config(model="swin_bsae")
+    folder = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
     load_config(str(folder / "cpu_smoke.yaml"))
     learn = load_config(str(folder / "cpu_learn.yaml"))
     assert learn.centering == "sinkhorn" and learn.batch_size_per_gpu % learn.gradual_instances[0] == 0
+    assert learn.augment.jitter_p == 0.0 and learn.augment.solarize_p == (0.0, 0.0, 0.0)
 
 
 def test_annotations_from_synthetic_market_world(tmp_path):

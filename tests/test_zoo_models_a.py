@@ -6,7 +6,6 @@ from torch import nn
 
 import reidzoo
 from reidzoo.models.ibn import IBN
-from reidzoo.models.registry import paper_table
 from reidzoo.models.release import CheckpointError, load_release_into, release_backbone_state_dict
 from release_checkpoints import teacher_tensors
 
@@ -35,8 +34,8 @@ def test_builds_embeds_and_matches_plain_timm(name):
     spec = reidzoo.get_spec(name)
     model = reidzoo.create_model(name).eval()
     params_m = sum(p.numel() for p in model.parameters()) / 1e6
-    expected_m = paper_table()[name]["backbone_params_m"]
-    assert abs(params_m - expected_m) <= 0.01 * expected_m, f"{name}: {params_m:.2f} M vs CSV {expected_m} M"
+    expected_m = reidzoo.get_spec(name).paper.row()["backbone_params_m"]
+    assert abs(params_m - expected_m) <= 0.01 * expected_m, f"{name}: {params_m:.2f} M vs paper {expected_m} M"
 
     x = _batch()
     with torch.inference_mode():

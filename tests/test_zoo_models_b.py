@@ -5,7 +5,6 @@ import timm
 import torch
 
 import reidzoo
-from reidzoo.models.registry import paper_table
 from reidzoo.models.release import CheckpointError, load_release_into, release_backbone_state_dict
 from release_checkpoints import expected_output, fixture_input, teacher_tensors
 
@@ -33,7 +32,7 @@ def test_builds_embeds_and_matches_paper_size(name):
     assert y.shape == (2, spec.embed_dim)
     assert torch.isfinite(y).all()
     params_m = sum(p.numel() for p in model.parameters()) / 1e6
-    paper = paper_table()[name]["backbone_params_m"]
+    paper = spec.paper.row()["backbone_params_m"]
     assert abs(params_m - paper) <= 0.01 * paper, f"{name}: {params_m:.3f} M vs paper {paper} M"
     # Plain timm builds the very same architecture (what a hub folder's config.json names).
     plain = timm.create_model(spec.arch, num_classes=0, device="meta", **spec.kwargs)

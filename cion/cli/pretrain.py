@@ -3,14 +3,18 @@
 Examples:
 Single CPU or GPU (no torchrun needed):
   cion pretrain --config configs/pretrain/cpu_smoke.yaml
-Several GPUs (nccl) or CPU processes (gloo) on one machine:
-  torchrun --nproc_per_node 8 -m cion pretrain --config configs/pretrain/resnet50_ibn.yaml
+A zoo model with the release recipe (batch size and local crops from its ZooSpec), 8 GPUs (nccl):
+  torchrun --nproc_per_node 8 -m cion pretrain --model resnet50_ibn
+Several CPU processes (gloo) on one machine:
+  torchrun --nproc_per_node 2 -m cion pretrain --config configs/pretrain/cpu_smoke.yaml
 Continue a stopped run exactly where its last checkpoint left off:
-  cion pretrain --config configs/pretrain/resnet50_ibn.yaml --resume
+  cion pretrain --model resnet50_ibn --resume
 Export the teacher backbone of a run as a hub folder (reidzoo.load reads it):
   cion pretrain --export runs/cpu_smoke/checkpoint.pth --out exports/ghostnet_1_0
 
-Any config key can be overridden: `--set epochs=3 batch_size_per_gpu=64 output_dir=runs/x`.
+Any config key can be overridden: `--set epochs=3 batch_size_per_gpu=64 output_dir=runs/x`, sections
+with dots: `--set augment.local_crops=4 augment.solarize_p=[0,0.3,0]`. --model, then --config, then
+--set: each layer overrides the one before (docs/configs.md).
 The run folder (output_dir) gets checkpoint.pth (every epoch and every save_every_steps steps),
 log.jsonl (one line per step), loss_lr.png, config.yaml.
 A toy identity set for trying it out: `cion pretrain --make-toy-set datasets/toy_cional`;
@@ -22,12 +26,15 @@ import argparse
 import logging
 import sys
 
-ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError)  # KeyError: an unknown --model
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `cion pretrain`."""
-    p.add_argument("--config", help="YAML config (configs/pretrain/<model>.yaml or cpu_smoke.yaml)")
+    p.add_argument("--model", metavar="NAME",
+                   help="a zoo model's release recipe (its ZooSpec's batch size and local crops; `reidzoo zoo "
+                        "list` names them)")
+    p.add_argument("--config", help="YAML config, e.g. configs/pretrain/cpu_smoke.yaml (on top of --model)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
     p.add_argument("--image-root", help="image root of the CION-AL set (overrides image_root)")
     p.add_argument("--annotations", help="CION-AL annotation JSON (overrides annotations)")
@@ -75,7 +82,7 @@ def run(a: argparse.Namespace) -> int:
     for key, val in (("image_root", a.image_root), ("annotations", a.annotations), ("output_dir", a.output_dir)):
         if val:
             overrides.append(f"{key}={val}")
-    cfg = load_config(a.config, overrides)
+    cfg = load_config(a.config, overrides, model=a.model)
     try:
         summary = pretrain(cfg, resume=a.resume, progress=not a.no_progress)
     except TrainingDiverged as exc:  # not an input error: exit status 1

@@ -13,7 +13,10 @@ from .augment import MultiCropConfig
 
 @dataclass
 class PretrainConfig:
-    """Every knob of a CION pre-training run; defaults are the public release's (docs/design.md)."""
+    """Every knob of a CION pre-training run; defaults are the public release's (docs/design.md).
+
+    Per-model sizing comes from the zoo record: `zoo_config(name)` / `cion pretrain --model NAME`.
+    """
 
     # model
     model: str = "resnet50_ibn"
@@ -78,6 +81,16 @@ def config_from_dict(data: Optional[Dict[str, Any]], source: str = "config") -> 
     return _from_dict(PretrainConfig, data, source)
 
 
-def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> PretrainConfig:
-    """Read a YAML config (or the defaults) and apply `key=value` overrides (`augment.hue=0.05` for sections)."""
-    return _load(PretrainConfig, path, overrides)
+def zoo_config(name: str) -> PretrainConfig:
+    """The release recipe for zoo model `name` on GPUs: its ZooSpec's batch size and local crops."""
+    from reidzoo.models.registry import get_spec
+    batch, local_crops = get_spec(name).pretrain_sizing()
+    # 8 loader workers and a checkpoint every 1000 steps: a long multi-GPU run, unlike the CPU defaults
+    return PretrainConfig(model=name, output_dir=f"runs/pretrain/{name}", batch_size_per_gpu=batch,
+                          augment=MultiCropConfig(local_crops=local_crops), num_workers=8, save_every_steps=1000)
+
+
+def load_config(path: Optional[str] = None, overrides: Sequence[str] = (),
+                model: Optional[str] = None) -> PretrainConfig:
+    """The defaults (or `zoo_config(model)`), then the YAML at `path`, then `key=value` overrides."""
+    return _load(PretrainConfig, path, overrides, base=zoo_config(model) if model else None)

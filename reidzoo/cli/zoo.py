@@ -1,9 +1,10 @@
-"""The ReIDZoo at a glance: list the 32 models, measure them, write their model cards.
+"""The ReIDZoo at a glance: list the models, measure them, write their model cards.
 
 Subcommands:
   list      table of names, families, embedding sizes, params and FLOPs (measured beside the
             CION paper's) and the paper's fine-tuned Market-1501 / MSMT17 results
   measure   count parameters and FLOPs at 256x128 by code, write reidzoo/models/measured.json
+            and refresh the zoo table in docs/zoo.md (run it after adding a ZooSpec)
   cards     write model_cards/<name>/README.md for every model (huggingface_hub ModelCard)
   info NAME one model's card
 
@@ -11,6 +12,7 @@ Examples:
   reidzoo zoo list
   reidzoo zoo list --family ResNet-IBN
   reidzoo zoo measure && reidzoo zoo cards
+  reidzoo zoo measure my_new_backbone     # after adding its ZooSpec (docs/zoo.md: where a change goes)
 """
 from __future__ import annotations
 
@@ -21,13 +23,11 @@ from pathlib import Path
 ERRORS = ("reidzoo:UnknownModelError",)
 
 
-def _fmt(v, spec="{:.2f}"):
-    return "-" if v is None else spec.format(v)
-
-
 def cmd_list(a: argparse.Namespace) -> int:
     """Print the zoo as a text table, Markdown or JSON."""
     import reidzoo
+    from reidzoo.models.table import fmt as _fmt
+    from reidzoo.models.table import markdown_table
     rows = reidzoo.list_models()
     if a.family:
         rows = [r for r in rows if r["family"].lower() == a.family.lower()]
@@ -35,18 +35,14 @@ def cmd_list(a: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if a.markdown:
-        print("| model | family | dim | params M (ours / paper) | GFLOPs (ours / paper) | Market-1501 mAP / R1 | MSMT17 mAP / R1 |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| `{r['name']}` | {r['family']} | {r['embed_dim']} | {_fmt(r['params_m'])} / "
-                  f"{_fmt(r['paper_backbone_params_m'])} | {_fmt(r['flops_g'])} / {_fmt(r['paper_flops_g'])} | "
-                  f"{r['market1501_map']:.1f} / {r['market1501_rank1']:.1f} | {r['msmt17_map']:.1f} / {r['msmt17_rank1']:.1f} |")
+        print(markdown_table(rows))
         return 0
     head = ["name", "family", "dim", "params M", "paper M", "GFLOPs", "paper G", "M-1501 mAP/R1", "MSMT17 mAP/R1"]
     table = [head] + [[
         r["name"], r["family"], str(r["embed_dim"]), _fmt(r["params_m"]), _fmt(r["paper_backbone_params_m"]),
         _fmt(r["flops_g"]), _fmt(r["paper_flops_g"]),
-        f"{r['market1501_map']:.1f}/{r['market1501_rank1']:.1f}", f"{r['msmt17_map']:.1f}/{r['msmt17_rank1']:.1f}",
+        f"{_fmt(r['market1501_map'], '{:.1f}')}/{_fmt(r['market1501_rank1'], '{:.1f}')}",
+        f"{_fmt(r['msmt17_map'], '{:.1f}')}/{_fmt(r['msmt17_rank1'], '{:.1f}')}",
     ] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for i, row in enumerate(table):
@@ -59,20 +55,27 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_measure(a: argparse.Namespace) -> int:
-    """Measure params/FLOPs of the named models (default all) into measured.json."""
+    """Measure params/FLOPs of the named models (default all) into measured.json; refresh the docs table."""
     from tqdm import tqdm
 
     import reidzoo
     from reidzoo.models.measure import measure
     from reidzoo.models.registry import MEASURED_JSON
+    from reidzoo.models.table import refresh_doc_table
     names = a.names or reidzoo.model_names()
+    for n in names:
+        reidzoo.get_spec(n)  # a misspelt name fails before any measuring
     out = json.loads(MEASURED_JSON.read_text()) if MEASURED_JSON.exists() else {}
     for n in tqdm(names, desc="measuring", unit="model"):
         out[n] = measure(n)
+    out = {n: out[n] for n in reidzoo.model_names() if n in out}  # the zoo's order
     tmp = MEASURED_JSON.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n")
     tmp.replace(MEASURED_JSON)
     print(f"wrote {MEASURED_JSON}")
+    doc = Path(a.doc)
+    if doc.is_file():
+        print(f"{'refreshed' if refresh_doc_table(doc) else 'unchanged'}: the zoo table in {doc}")
     return 0
 
 
@@ -111,7 +114,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("measure", help="measure params/FLOPs by code")
-    s.add_argument("names", nargs="*", help="models (default: all 32)")
+    s.add_argument("names", nargs="*", help="models (default: every zoo model)")
+    s.add_argument("--doc", default="docs/zoo.md", help="Markdown page whose zoo table to refresh (if it exists)")
     s.set_defaults(fn=cmd_measure)
     s = sub.add_parser("cards", help="write model cards")
     s.add_argument("--out", default="model_cards", help="folder (default: ./model_cards)")

@@ -1,7 +1,6 @@
-"""The registry of the 32 ReIDZoo models: names, paper numbers, measured sizes, construction."""
+"""The registry of the ReIDZoo models: their ZooSpecs (families/), measured sizes, construction."""
 from __future__ import annotations
 
-import csv
 import difflib
 import json
 from functools import lru_cache
@@ -15,8 +14,7 @@ from .families import all_specs
 from .spec import INPUT_SIZE, MEAN, STD, ZooSpec
 
 _HERE = Path(__file__).resolve().parent
-PAPER_CSV = _HERE / "reidzoo_models.csv"
-MEASURED_JSON = _HERE / "measured.json"  # written by `reidzoo zoo measure`
+MEASURED_JSON = _HERE / "measured.json"  # written by `reidzoo zoo measure`, never by hand
 
 
 class UnknownModelError(KeyError):
@@ -31,16 +29,6 @@ def _zoo() -> Dict[str, ZooSpec]:
     return {s.name: s for s in all_specs()}
 
 
-@lru_cache(maxsize=None)
-def paper_table() -> Dict[str, Dict[str, Any]]:
-    """Rows of the CION paper's ReIDZoo table (sizes, FLOPs, fine-tuned results) keyed by name."""
-    out: Dict[str, Dict[str, Any]] = {}
-    with open(PAPER_CSV, newline="") as fh:
-        for row in csv.DictReader(fh):
-            out[row["name"]] = {k: (v if k in ("name", "family") else float(v)) for k, v in row.items()}
-    return out
-
-
 def measured_table() -> Dict[str, Dict[str, float]]:
     """Parameter counts and FLOPs measured by code at 256x128 (see `reidzoo zoo measure`)."""
     if MEASURED_JSON.exists():
@@ -49,7 +37,7 @@ def measured_table() -> Dict[str, Dict[str, float]]:
 
 
 def model_names() -> List[str]:
-    """The 32 zoo names, in the paper's order."""
+    """The zoo names, in the paper's order."""
     return list(_zoo())
 
 
@@ -97,13 +85,13 @@ def create_model(name: str, **overrides: Any) -> torch.nn.Module:
 
 
 def list_models(as_rows: bool = True) -> List[Dict[str, Any]]:
-    """One row per zoo model: paper params/FLOPs/results beside the params/FLOPs we measure."""
-    paper = paper_table()
+    """One row per zoo model: its spec (paper params/FLOPs/results, pre-training sizing) beside what we measure."""
     measured = measured_table()
     rows = []
     for name, spec in _zoo().items():
-        p = paper.get(name, {})
+        p = spec.paper.row() if spec.paper else {}
         m = measured.get(name, {})
+        batch, local_crops = spec.pretrain_sizing()
         rows.append({
             "name": name,
             "family": spec.family,
@@ -118,6 +106,8 @@ def list_models(as_rows: bool = True) -> List[Dict[str, Any]]:
             "market1501_rank1": p.get("market1501_rank1"),
             "msmt17_map": p.get("msmt17_map"),
             "msmt17_rank1": p.get("msmt17_rank1"),
+            "pretrain_batch_per_gpu": batch,
+            "pretrain_local_crops": local_crops,
         })
     return rows
 

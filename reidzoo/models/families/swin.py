@@ -19,7 +19,7 @@ import torch
 from timm.models.swin_transformer import checkpoint_filter_fn
 
 from ..release import CheckpointError
-from ..spec import ZooSpec
+from ..spec import PaperNumbers, ZooSpec
 
 _INDEX = ".relative_position_index"
 _TABLE = ".relative_position_bias_table"
@@ -60,7 +60,10 @@ def from_release(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module) ->
 _KW = {"img_size": (256, 128), "window_size": 8, "always_partition": True}
 
 SPECS = [
-    ZooSpec("swin_tiny", "Swin", "swin_tiny_patch4_window7_224", 768, _KW, from_release),
-    ZooSpec("swin_small", "Swin", "swin_small_patch4_window7_224", 768, _KW, from_release),
-    ZooSpec("swin_base", "Swin", "swin_base_patch4_window7_224", 1024, _KW, from_release),
+    ZooSpec("swin_tiny", "Swin", "swin_tiny_patch4_window7_224", 768, _KW, from_release,
+            paper=PaperNumbers(27.53, 3.13, market1501=(92.5, 97.0), msmt17=(71.1, 87.6))),
+    ZooSpec("swin_small", "Swin", "swin_small_patch4_window7_224", 768, _KW, from_release,
+            paper=PaperNumbers(48.85, 5.93, market1501=(93.6, 96.8), msmt17=(76.0, 89.6))),
+    ZooSpec("swin_base", "Swin", "swin_base_patch4_window7_224", 1024, _KW, from_release,
+            paper=PaperNumbers(86.76, 10.44, market1501=(94.0, 96.9), msmt17=(76.7, 90.3))),
 ]
