@@ -136,16 +136,12 @@ def test_dataset_registry(tmp_path, capsys):
         assert isinstance(ds, Mine) and ds.query
         with pytest.raises(ValueError, match="already registered"):
             register_dataset("myset", Market1501)
-        # the CLIs offer what the registry holds
-        import importlib.util
-        from pathlib import Path
-        tool = Path(__file__).resolve().parents[1] / "tools" / "finetune.py"
-        spec = importlib.util.spec_from_file_location("finetune_tool", tool)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        with pytest.raises(SystemExit):
-            mod.main(["--help"])
-        assert "myset" in capsys.readouterr().out
+        # the commands offer what the registry holds
+        from reidzoo.cli import main as reidzoo_main
+        for command in ("finetune", "evaluate", "extract"):
+            with pytest.raises(SystemExit):
+                reidzoo_main([command, "--help"])
+            assert "myset" in capsys.readouterr().out, command
     finally:
         from reidzoo.data import registry
         registry._REGISTRY.pop("myset", None)
