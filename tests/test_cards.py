@@ -10,7 +10,6 @@ from cion.pretrain.config import PretrainConfig
 from reidzoo.cards import Provenance, card_claims_paper_results, card_provenance
 from reidzoo.cli import main as cli
 from reidzoo.finetune import FinetuneConfig
-from reidzoo.models.registry import paper_table
 from reidzoo.publish import plan_upload
 
 NAME = "resnet18"
@@ -34,7 +33,7 @@ def folders(tmp_path_factory):
 
 
 def test_only_the_release_card_carries_the_paper_results(folders):
-    paper_map = f"{paper_table()[NAME]['market1501_map']:.1f}"
+    paper_map = f"{reidzoo.get_spec(NAME).paper.market1501[0]:.1f}"
     for kind, folder in folders.items():
         card = (folder / "README.md").read_text()
         cfg = json.loads((folder / "config.json").read_text())

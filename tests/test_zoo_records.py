@@ -53,7 +53,7 @@ def test_pretrain_sizing_from_the_spec():
 
 
 def test_release_card_numbers_come_from_the_spec():
-    from reidzoo.cards import model_card_text
+    from reidzoo.cards import Provenance, card_text
     spec = reidzoo.get_spec("swin_small")
-    card = model_card_text("swin_small")
+    card = card_text("swin_small", Provenance.release(), "org/swin_small")
     assert f"| Market-1501 | {spec.paper.market1501[0]:.1f} | {spec.paper.market1501[1]:.1f} |" in card

@@ -5,7 +5,7 @@ Examples:
   cion mine videos/ --out mined/                          # person tracklets (HOG + ByteTrack)
   cion denoise mined/ --model convnext_tiny --out labels/ # cross-video identities (CION-AL annotations)
   cion pretrain --config configs/pretrain/cpu_smoke.yaml  # identity-guided self-distillation
-  torchrun --nproc_per_node 8 -m cion pretrain --config configs/pretrain/resnet50_ibn.yaml
+  torchrun --nproc_per_node 8 -m cion pretrain --model resnet50_ibn
   cion pretrain --export runs/cpu_smoke/checkpoint.pth --out exports/ghostnet_1_0
   cion experiment --work runs/experiment --seeds 0 1 2    # does pre-training help? four initialisations
 

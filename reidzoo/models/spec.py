@@ -1,7 +1,7 @@
 """The one record of a ReIDZoo model: name, timm architecture, release format, paper numbers, pre-training sizing.
 
 Everything else about a zoo model derives from its ZooSpec: `list_models`, the model cards, the
-pre-training config (`tools/pretrain.py --model NAME`), the docs table and the tests. The only other
+pre-training config (`cion pretrain --model NAME`), the docs table and the tests. The only other
 per-model data is `measured.json`, written by `reidzoo zoo measure` from the built model.
 """
 from __future__ import annotations
