@@ -1,4 +1,4 @@
-"""ReIDZoo: 32 person re-identification backbones pre-trained with CION, loadable in one line.
+"""ReIDZoo: person re-identification backbones pre-trained with CION, loadable in one line.
 
     import reidzoo
     model = reidzoo.load("convnext_tiny")          # eval-mode, (N,3,256,128) -> (N,768)
