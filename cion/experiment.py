@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+
+from reidzoo.atomic import atomic_path, atomic_write_text
 
 from .stages import DENOISE_FEATURES, StageError, Stages, preset_names, write_json
 
@@ -65,9 +66,7 @@ def _say(msg: str) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 # ------------------------------------------------------------------------------------------ labels
@@ -328,10 +327,9 @@ def plot_results(agg: Dict[str, Dict[str, Any]], path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("Pre-training initialisations on the synthetic benchmark (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

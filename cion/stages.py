@@ -9,7 +9,6 @@ interrupted stage never looks done. Stage parameters are plain data: the presets
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from importlib import resources
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
+
+from reidzoo.atomic import atomic_write_text
 
 STAGE_FILE = "stage.json"
 
@@ -61,9 +62,7 @@ def _plain(obj: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """JSON written under a temporary name, then renamed: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2))
 
 
 # knobs that change how fast a stage runs, not what it writes: left out of the parameters compared on a re-run

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_dir
 from .cards import Provenance, card_text
 from .models.registry import get_spec
 
@@ -57,14 +56,6 @@ def write_hub_config(model: torch.nn.Module, name: str, path: Path, provenance: 
     return cfg
 
 
-def _atomic_dir(out_dir: Path, overwrite: bool) -> Path:
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-
-
 def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *, provenance: Provenance,
                     overwrite: bool = False) -> Path:
     """Write a hub folder for a zoo backbone atomically; its card describes `provenance`.
@@ -72,24 +63,12 @@ def save_hub_folder(model: torch.nn.Module, name: str, out_dir: os.PathLike, *, 
     `provenance` is required: a folder's card must say whether it holds the ReIDZoo release, one of our
     pre-training or fine-tuning runs, or random weights (only the release carries the paper's results).
     """
-    out_dir = Path(out_dir)
-    tmp = _atomic_dir(out_dir, overwrite)
-    try:
+    with atomic_dir(out_dir, overwrite) as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "reidzoo_name": name})
         write_hub_config(model, name, tmp / CONFIG_NAME, provenance)
         (tmp / CARD_NAME).write_text(card_text(name, provenance, repo_id_for(name)))
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def is_hub_folder(path: os.PathLike) -> bool:

@@ -71,12 +71,12 @@ def test_resumable_stage_keeps_what_a_killed_run_left(tmp_path):
 
 def test_stage_file_is_written_atomically(tmp_path, monkeypatch):
     # A crash before stage.json's rename leaves no (partial) stage.json: the stage is still not done.
-    import cion.stages as S
+    import reidzoo.atomic as A
 
     def crash(*_a, **_k):
         raise OSError("killed before the rename")
     st = Stages(tmp_path, log=None)
-    monkeypatch.setattr(S.os, "replace", crash)
+    monkeypatch.setattr(A.os, "replace", crash)
     with pytest.raises(OSError):
         st.run("d", tmp_path / "d", lambda o: None)
     monkeypatch.undo()

@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from reidzoo.atomic import atomic_path
+
 
 def _file_digest(f: Path, block: int = 1 << 20) -> str:
     """Size plus a hash of the first and last MiB: content-based, cheap for GB-sized weights."""
@@ -63,9 +65,8 @@ def file_stamps(root, file_paths: Sequence[str]) -> np.ndarray:
 
 
 def _save_atomic(path: Path, **arrays) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def _load_cache(cache: Path):

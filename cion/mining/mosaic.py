@@ -1,12 +1,13 @@
 """A PNG mosaic of mined tracklets: one row per tracklet, its crops in time order."""
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from reidzoo.atomic import atomic_path
 
 from cion.mining.tracklets import read_tracklets
 
@@ -57,8 +58,7 @@ def tracklet_mosaic(out: str | Path, png: str | Path, max_tracklets: int = 12, c
                  y=1 - 0.12 / fig_h, va="top")
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=72)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=72)
     plt.close(fig)
-    os.replace(tmp, png)
     return png

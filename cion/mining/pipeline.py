@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from reidzoo.atomic import atomic_path, atomic_write_text
+
 from cion.mining.detectors import Detector, DetectorUnavailable, build_detector, find_detection_file
 from cion.mining.tracking import PersonTracker, TrackerConfig
 from cion.mining.tracklets import (Candidate, FilterConfig, TrackletBuffer, box_rejection, encode_jpeg,
@@ -322,9 +324,8 @@ def shard_videos(videos: list[Path], shard: int, num_shards: int) -> list[Path]:
 def rebuild_index(out: str | Path) -> int:
     """(Re)write OUT/tracklets.jsonl from every finished video folder, atomically; returns the line count."""
     out = Path(out)
-    tmp = out / f".tracklets.jsonl.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     n = 0
-    with open(tmp, "w", encoding="utf-8") as dst:
+    with atomic_path(out / "tracklets.jsonl") as tmp, open(tmp, "w", encoding="utf-8") as dst:
         for folder in sorted((out / "videos").glob("*")) if (out / "videos").is_dir() else []:
             if folder.name.startswith(".") or not (folder / "summary.json").exists():
                 continue
@@ -332,7 +333,6 @@ def rebuild_index(out: str | Path) -> int:
                 for line in src:
                     dst.write(line)
                     n += 1
-    os.replace(tmp, out / "tracklets.jsonl")
     return n
 
 
@@ -447,7 +447,5 @@ def mine_videos(inputs: Iterable[str | Path], out: str | Path, config: MiningCon
         "timings_s": timings, "index_lines": lines, "config": config.to_dict(),
     }
     name = "run_summary.json" if num_shards == 1 else f"run_summary.shard{shard}-of-{num_shards}.json"
-    tmp = out / f".{name}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, out / name)
+    atomic_write_text(out / name, json.dumps(summary, indent=1))
     return summary

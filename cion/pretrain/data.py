@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from reidzoo.atomic import atomic_write_text
+
 from .augment import MultiCrop, stack_views
 
 log = logging.getLogger(__name__)
@@ -161,7 +163,5 @@ def annotations_from_market(market_root: PathLike, out_json: Optional[PathLike] 
     if not items:
         raise AnnotationError(f"{market_root} has no training images")
     out = Path(out_json) if out_json else base / "cional_annotations.json"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(items))
-    tmp.replace(out)
+    atomic_write_text(out, json.dumps(items))
     return out

@@ -18,6 +18,8 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from reidzoo.atomic import atomic_path
+
 from .augment import MultiCrop, normalize_views
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import PretrainConfig
@@ -410,10 +412,9 @@ def plot_log(log_path: Path, png: Path) -> Optional[Path]:
         ax.legend(loc="lower left", fontsize=8)
     axes[-1, 0].set_xlabel("iteration")
     fig.tight_layout()
-    tmp = png.with_name(f".{png.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 

@@ -59,6 +59,7 @@ def cmd_measure(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     import reidzoo
+    from reidzoo.atomic import atomic_write_text
     from reidzoo.models.measure import measure
     from reidzoo.models.registry import MEASURED_JSON
     from reidzoo.models.table import refresh_doc_table
@@ -69,9 +70,7 @@ def cmd_measure(a: argparse.Namespace) -> int:
     for n in tqdm(names, desc="measuring", unit="model"):
         out[n] = measure(n)
     out = {n: out[n] for n in reidzoo.model_names() if n in out}  # the zoo's order
-    tmp = MEASURED_JSON.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n")
-    tmp.replace(MEASURED_JSON)
+    atomic_write_text(MEASURED_JSON, json.dumps(out, indent=1, sort_keys=False) + "\n")
     print(f"wrote {MEASURED_JSON}")
     doc = Path(a.doc)
     if doc.is_file():

@@ -1,8 +1,7 @@
 """Pictures of an evaluation: the CMC curve and a ranked-results mosaic."""
 from __future__ import annotations
 
-import os
-import tempfile
+from ..atomic import atomic_path
 import threading
 from typing import Sequence
 
@@ -10,15 +9,8 @@ import numpy as np
 
 
 def _atomic_write(path: str, write) -> str:
-    d = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=d)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import time
 import warnings
 import zipfile
@@ -13,6 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..atomic import atomic_path, atomic_write_text
 from .evaluate import evaluate
 from .protocol import EvaluationInputError
 
@@ -91,11 +91,7 @@ def write_results(out_dir: str, res: dict, **meta) -> str:
     doc["cmc"] = [float(x) for x in res["cmc"]]
     doc.update(meta)
     path = os.path.join(out_dir, "results.json")
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=out_dir)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
     return path
 
 
@@ -139,16 +135,8 @@ def run_features(path: str, out_dir: Optional[str] = None, metric: str = "cosine
 
 def write_features(path: str, **arrays: np.ndarray) -> str:
     """Write arrays as an uncompressed .npz (memory-mapped by load_features), atomically; returns `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # a file object: np.savez would append .npz to a path without it
     return path
 
 

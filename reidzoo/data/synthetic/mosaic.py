@@ -9,6 +9,7 @@ from typing import Sequence, Union
 import cv2
 import numpy as np
 
+from ...atomic import atomic_write_bytes
 from .cameras import make_camera, render_background
 from .identities import make_identity
 from .market import _SCENE_H, _SCENE_W, render_crop
@@ -24,9 +25,7 @@ def _save_png(img: np.ndarray, path: Union[str, os.PathLike]) -> Path:
     ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:
         raise RuntimeError("OpenCV could not encode a PNG")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
     return path
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
 import numpy as np
+
+from ...atomic import atomic_dir
 
 
 def check_seed(seed: int, identity_offset: int = 0) -> None:
@@ -32,18 +32,5 @@ def check_target(root: Union[str, os.PathLike], overwrite: bool) -> Path:
 @contextlib.contextmanager
 def atomic_folder(root: Union[str, os.PathLike], overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``root`` only if the block finishes without error."""
-    root = check_target(root, overwrite)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with atomic_dir(check_target(root, overwrite), overwrite=True) as tmp:  # checked above, with our messages
         yield tmp
-        if root.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-            os.replace(root, old / "x")
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
