@@ -49,8 +49,8 @@ def atomic_write_bytes(path: os.PathLike, data: bytes) -> Path:
 def atomic_torch_save(obj: Any, path: os.PathLike) -> Path:
     """torch.save that never leaves a half-written file: a failed write (disk full) keeps the old one."""
     import torch  # here, not at the top: the evaluation imports this module and needs no torch
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
     return Path(path)
 
 
