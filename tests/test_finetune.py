@@ -12,8 +12,10 @@ from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
 from reidzoo.finetune import FinetuneConfig, RunDirError, evaluate_backbone, export_finetuned, finetune
 from reidzoo.finetune.data import PKSampler
+from reidzoo.finetune.fewshot import few_shot_identities
 from reidzoo.finetune.losses import BatchHardTripletLoss
 
+ID_EPOCHS, ID_FRACTION = 16, 0.85
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,16 @@ def test_pk_sampler_batches_are_p_identities_by_k():
     assert list(s) != idx
 
 
+def test_normalised_triplet_gives_no_reward_for_shrinking_features():
+    # The cause of the dead GhostNet features: with raw features, scaling every feature down lowers a
+    # violated triplet loss towards the margin; on normalised features the scale does not matter.
+    g = torch.Generator().manual_seed(0)
+    f, y = torch.randn(16, 8, generator=g), torch.arange(4).repeat_interleave(4)
+    raw, unit = BatchHardTripletLoss(0.3), BatchHardTripletLoss(0.3, normalize=True)
+    assert raw(0.1 * f, y) < raw(f, y) and raw(1e-4 * f, y).item() == pytest.approx(0.3, abs=1e-3)
+    assert unit(0.1 * f, y).item() == pytest.approx(unit(f, y).item(), rel=1e-5)
+
+
 def test_triplet_soft_and_hard_margin():
     f = torch.tensor([[0.0, 0], [0, 1], [5, 5], [5, 6]])
     y = torch.tensor([0, 0, 1, 1])
@@ -65,7 +77,7 @@ def test_tiny_finetune_learns_and_resumes(market, tmp_path):
     torch.set_num_threads(2)
     # resnet18: from the seeded init, 6 short epochs lift its train-identity mAP clearly (0.05 -> 0.14);
     # ghostnet_0_5 does not learn that fast from random weights.
-    cfg = _cfg(market, model="resnet18", lr=3.5e-4)
+    cfg = _cfg(market, model="resnet18", lr=3.5e-4, triplet_normalize=False)  # the BoT recipe of the Market configs
     split = _train_split(market)
     torch.manual_seed(cfg.seed)  # the very weights finetune() starts from (it seeds, then builds)
     before = evaluate_backbone(reidzoo.load(cfg.model, pretrained=False).eval(), split, cfg, progress=False)
@@ -98,6 +110,37 @@ def test_tiny_finetune_learns_and_resumes(market, tmp_path):
         torch.testing.assert_close(reidzoo.load(hub)(x), model(x), rtol=0, atol=1e-5)
     card = (hub / "README.md").read_text()
     assert card_provenance(card) == "finetune" and not card_claims_paper_results(card)
+
+
+def test_id_loss_learns_and_features_stay_alive(market, tmp_path):
+    # Regression: with the triplet loss on raw features, ghostnet's pooled features (after a ReLU) shrank
+    # to exactly zero for every image; the ID loss then sat at ln(C) and the run could never recover.
+    torch.set_num_threads(2)
+    hist = finetune(_cfg(market, epochs=ID_EPOCHS), tmp_path / "id",
+                    progress=False)["history"]
+    ln_c = float(np.log(16))
+    seen = {k: [round(h[k], 3) for h in hist] for k in ("id", "acc", "dead", "feat_norm")}
+    assert hist[0]["id"] > 0.95 * ln_c and hist[-1]["id"] < ID_FRACTION * ln_c, seen
+    assert hist[-1]["acc"] > hist[0]["acc"] + 0.12, seen
+    assert max(h["dead"] for h in hist) < 0.9 and hist[-1]["feat_norm"] > 0.5 * hist[0]["feat_norm"], seen
+
+
+def test_few_shot_subset_is_seeded_and_keeps_whole_identities(market, tmp_path):
+    train = reidzoo.data.Market1501(market).train
+    sub = few_shot_identities(train, fraction=0.25, seed=1)
+    pids = {pid for _, pid, _ in sub}
+    assert len(pids) == 4 and sub == [it for it in train if it[1] in pids]
+    assert few_shot_identities(train, count=4, seed=1) == sub == few_shot_identities(train, fraction=0.25, seed=1)
+    assert {pid for _, pid, _ in few_shot_identities(train, fraction=0.25, seed=2)} != pids
+    assert few_shot_identities(train) == train
+    for kw, msg in ((dict(fraction=0.0), "train_fraction"), (dict(count=17), "between 1 and 16"),
+                    (dict(fraction=0.5, count=3), "not both")):
+        with pytest.raises(ValueError, match=msg):
+            few_shot_identities(train, **kw)
+    # the run trains a 4-way classifier on exactly those people
+    finetune(_cfg(market, epochs=1, max_iters_per_epoch=1, train_fraction=0.25, seed=1), tmp_path / "fs",
+             progress=False)
+    assert torch.load(tmp_path / "fs" / "last.pth", weights_only=True)["model"]["classifier.weight"].shape[0] == 4
 
 
 def test_run_dir_and_bad_inputs(market, tmp_path, capsys):

@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="data root or dataset folder")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--train-fraction", type=float,
+                   help="few-shot: train on this share of the train identities (a subset seeded by --seed)")
+    p.add_argument("--train-ids", type=int, help="few-shot: train on this many train identities")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set lr=1e-4 steps=[30,50] (docs/configs.md)")
@@ -48,7 +51,8 @@ def run(a: argparse.Namespace) -> int:
     """Train, export the last epoch to RUN/hub and print its scores."""
     from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune
     over = dict(model=a.model, init=a.init, dataset=a.dataset, root=a.root, epochs=a.epochs, seed=a.seed,
-                device=a.device, pretrained=True if a.pretrained else None)
+                device=a.device, pretrained=True if a.pretrained else None,
+                train_fraction=a.train_fraction, train_ids=a.train_ids)
     cfg = FinetuneConfig.from_yaml(a.config, a.set, **over)
     res = finetune(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
     if res["history"]:

@@ -19,11 +19,14 @@ class FinetuneConfig:
     pretrained: bool = False             # without `init`: True = zoo weights from the Hub, False = random
     dataset: str = "market1501"          # a name from reidzoo.data.dataset_names(), or a folder
     root: Optional[str] = None           # data root (default env REIDZOO_DATA or datasets/)
+    train_fraction: Optional[float] = None  # few-shot: train on this share of the train identities ...
+    train_ids: Optional[int] = None      # ... or on this many (a subset seeded by `seed`)
     epochs: int = 60
     p: int = 16                          # identities per batch
     k: int = 4                           # images per identity
     optimizer: str = "adam"              # adam | sgd
     lr: float = 3.5e-4
+    classifier_lr_factor: float = 1.0    # the identity classifier's lr = lr x this
     weight_decay: float = 5e-4
     warmup_epochs: int = 10
     schedule: str = "cosine"             # cosine | step
@@ -31,6 +34,7 @@ class FinetuneConfig:
     min_lr: float = 1e-6
     label_smoothing: float = 0.1
     triplet_margin: Optional[float] = 0.3  # None = soft margin
+    triplet_normalize: bool = True       # triplet on L2-normalised features (false: BoT; can kill a ReLU head)
     id_weight: float = 1.0
     triplet_weight: float = 1.0
     flip: float = 0.5

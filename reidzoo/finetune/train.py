@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -24,6 +25,7 @@ from ..data import build_dataset
 from ..data.base import relabel
 from ..transforms import train_transform
 from .data import PKSampler, TrainSet
+from .fewshot import few_shot_identities
 from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
 from .model import BNNeckModel
 
@@ -78,6 +80,10 @@ def evaluate_backbone(backbone: torch.nn.Module, dataset, cfg: FinetuneConfig, p
     kw = dict(batch_size=cfg.batch_size_eval, normalize=True, num_workers=cfg.num_workers, progress=progress)
     qf = extract_features(backbone, [p for p, _, _ in q], desc="query", **kw)
     gf = extract_features(backbone, [p for p, _, _ in g], desc="gallery", **kw)
+    if np.ptp(np.concatenate([qf, gf]), axis=0).max() == 0:
+        # every score ties; the ranking engines break ties in favour of true matches (mAP 1.0)
+        warnings.warn("all query and gallery features are identical (a dead backbone): the ranking is all "
+                      "ties and the metrics below mean nothing", RuntimeWarning, stacklevel=2)
     res = evaluate(qf, gf, np.array([x[1] for x in q]), np.array([x[1] for x in g]),
                    np.array([x[2] for x in q]), np.array([x[2] for x in g]))
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
@@ -100,14 +106,16 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     dataset = build_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
     prepare_run_dir(run_dir, cfg, resume, overwrite)
     torch.manual_seed(cfg.seed)
-    train_items = relabel(dataset.train)
+    train_items = relabel(few_shot_identities(dataset.train, cfg.train_fraction, cfg.train_ids, cfg.seed))
     num_classes = len({pid for _, pid, _ in train_items})
     backbone = build_backbone(cfg)
     model = BNNeckModel(backbone, num_classes).to(cfg.device)
     # NHWC makes (depthwise) convolution backward several times faster on CPU.
     memory_format = torch.channels_last if prefers_channels_last(backbone) else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    params = [p for p in model.parameters() if p.requires_grad]
+    head = [p for p in model.classifier.parameters() if p.requires_grad]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("classifier.")]
+    params = [{"params": body, "lr_factor": 1.0}, {"params": head, "lr_factor": cfg.classifier_lr_factor}]
     if cfg.optimizer == "adam":
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "sgd":
@@ -115,7 +123,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     else:
         raise ValueError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
     id_loss = CrossEntropyLabelSmooth(cfg.label_smoothing)
-    tri_loss = BatchHardTripletLoss(cfg.triplet_margin)
+    tri_loss = BatchHardTripletLoss(cfg.triplet_margin, normalize=cfg.triplet_normalize)
     sampler = PKSampler([x[1] for x in train_items], cfg.p, cfg.k, seed=cfg.seed)
     augment = train_transform(backbone, flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)
     loader = DataLoader(TrainSet(train_items, augment),
@@ -133,17 +141,19 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     iters = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
     if iters == 0:
         raise ValueError(f"no full P x K batch: lower p ({cfg.p}) or k ({cfg.k}) for {len(train_items)} train images")
+    warned_dead = False
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
     for epoch in range(start_epoch, end_epoch):
         model.train()
         sampler.set_epoch(epoch)
-        t0, seen, sums = time.time(), 0, {"loss": 0.0, "id": 0.0, "tri": 0.0, "acc": 0.0}
+        t0, seen, n_it = time.time(), 0, 0
+        sums = {"loss": 0.0, "id": 0.0, "tri": 0.0, "acc": 0.0, "feat_norm": 0.0, "dead": 0.0}
         bar = tqdm(total=iters, desc=f"finetune {epoch + 1}/{cfg.epochs}", disable=not progress, dynamic_ncols=True)
         for it, (x, y) in enumerate(loader):
             if it >= iters:
                 break
             for gr in opt.param_groups:
-                gr["lr"] = lr_at(cfg, epoch + it / iters)
+                gr["lr"] = lr_at(cfg, epoch + it / iters) * gr["lr_factor"]
             x, y = x.to(cfg.device).contiguous(memory_format=memory_format), y.to(cfg.device)
             feat, logits = model(x)
             li, lt = id_loss(logits, y), tri_loss(feat, y)
@@ -154,14 +164,24 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            seen += len(x)
-            for k_, v in (("loss", loss), ("id", li), ("tri", lt), ("acc", (logits.argmax(1) == y).float().mean())):
+            seen, n_it = seen + len(x), n_it + 1
+            with torch.no_grad():
+                # feature scale and the share of feature channels that are zero for the whole batch:
+                # a backbone whose last ReLU died gives dead = 1 and can never recover
+                stats = (("loss", loss), ("id", li), ("tri", lt), ("acc", (logits.argmax(1) == y).float().mean()),
+                         ("feat_norm", feat.norm(dim=1).mean()), ("dead", (feat == 0).all(0).float().mean()))
+            for k_, v in stats:
                 sums[k_] += float(v.detach())
-            bar.set_postfix(loss=f"{sums['loss'] / (it + 1):.3f}", img_s=f"{seen / (time.time() - t0):.1f}")
+            bar.set_postfix(loss=f"{sums['loss'] / n_it:.3f}", img_s=f"{seen / (time.time() - t0):.1f}")
             bar.update()
         bar.close()
         rec = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "images_per_s": seen / (time.time() - t0),
-               **{k_: v / iters for k_, v in sums.items()}}
+               **{k_: v / max(n_it, 1) for k_, v in sums.items()}}
+        if rec["dead"] == 1.0 and not warned_dead:
+            warned_dead = True
+            warnings.warn(f"epoch {epoch + 1}: every feature channel was zero for every training image (the "
+                          f"backbone's last ReLU died); no loss can move it any more. Use triplet_normalize: true "
+                          f"or a lower lr ({cfg.lr}).", RuntimeWarning, stacklevel=2)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             model.eval()
             res = evaluate_backbone(model.backbone, dataset, cfg, progress=progress)
