@@ -8,8 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from reidzoo.data.synthetic import (make_identity, make_market_like, make_videos, plan_videos, render_frames,
-                                    render_person)
+from dataclasses import replace
+
+from reidzoo.data.synthetic import (make_camera, make_identity, make_market_like, make_videos, plan_videos,
+                                    render_background, render_frames, render_person)
+from reidzoo.data.synthetic.difficulty import PRESETS, Difficulty, harden_camera
+from reidzoo.data.synthetic.market import render_crop
 
 MARKET_NAME = re.compile(r"^(-1|\d{4})_c([1-6])s(\d)_(\d{6})_(\d{2})\.jpg$")
 
@@ -127,6 +131,50 @@ def test_market_is_byte_identical_for_a_seed(market, tmp_path):
     assert _tree_bytes(other) != _tree_bytes(market)
 
 
+def test_hard_preset_is_deterministic_and_harder_than_default(tmp_path):
+    args = dict(n_ids_train=4, n_ids_test=3, cameras=3, images_per_id=4, seed=2, progress=False)
+    a, b, d = (make_market_like(tmp_path / n, difficulty=k, **args) for n, k in
+               (("a", "hard"), ("b", "hard"), ("d", "default")))
+    assert _tree_bytes(a) == _tree_bytes(b)
+    assert _tree_bytes(a) != _tree_bytes(d)
+    assert json.loads((a / "meta.json").read_text())["difficulty"] == PRESETS["hard"].to_dict()
+    assert json.loads((d / "meta.json").read_text())["difficulty"] == Difficulty().to_dict()
+
+
+def test_lookalike_option_grows_groups_and_shares_patterns():
+    assert make_identity(0, 4, 3, 0.0) == make_identity(0, 4)  # the default world is unchanged
+    plain = [make_identity(0, i, 6) for i in range(6)]
+    alike = [make_identity(0, i, 6, 1.0) for i in range(6)]
+    assert len({p.group for p in alike}) == 1
+    assert len({p.upper_pattern for p in plain}) > 1
+    assert len({(p.upper_pattern, p.upper_accent, p.pattern_period) for p in alike}) == 1
+    # what still tells them apart is untouched
+    assert [(p.hair_style, p.backpack, p.shoes, p.upper) for p in alike] == \
+        [(p.hair_style, p.backpack, p.shoes, p.upper) for p in plain]
+
+
+def test_camera_shifts_and_occlusion_are_applied():
+    cam = make_camera(1, 2)
+    assert harden_camera(cam, Difficulty()) is cam
+    hard = harden_camera(cam, PRESETS["hard"])
+    s = PRESETS["hard"].camera_shift
+    assert hard.occlusion == PRESETS["hard"].occlusion and hard.blur == PRESETS["hard"].blur
+    assert np.allclose(np.subtract(hard.cast, 1), s * np.subtract(cam.cast, 1))
+    assert max(hard.views) > max(cam.views) and sum(hard.views) == pytest.approx(1.0)
+    scene = render_background(cam, 360, 640)
+    person = make_identity(1, 7)
+
+    def crop(occlusion: float, seed: int) -> np.ndarray:
+        data = render_crop(person, replace(cam, occlusion=occlusion), scene, np.random.default_rng(seed), "front",
+                           0.0, 1, 1)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+    assert np.array_equal(crop(0.0, 5), crop(0.0, 5))
+    # the same draws up to the occlusion test: an occluder changes a large part of the crop
+    changed = [(np.abs(crop(1.0, k).astype(int) - crop(0.0, k)).max(axis=2) > 40).mean() for k in range(6)]
+    assert min(changed) > 0.05, changed
+
+
 # ---- videos ---------------------------------------------------------------------------------
 
 def test_video_layout_frame_count_and_gt(videos):
@@ -217,6 +265,7 @@ def test_bad_video_parameters_write_nothing(tmp_path, kwargs, message):
     (dict(n_junk=-1), "n_junk"),
     (dict(n_ids_train=9000, n_ids_test=1000), "9998"),
     (dict(seed=1.5), "seed"),
+    (dict(difficulty="extreme"), "difficulty"),
 ])
 def test_bad_market_parameters_write_nothing(tmp_path, kwargs, message):
     args = dict(n_ids_train=3, n_ids_test=3, cameras=3, images_per_id=4, seed=0, progress=False)

@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--junk", type=int, default=None, help="junk '-1' gallery images (default 5%% of test images)")
     m.add_argument("--distractors", type=int, default=None,
                    help="distractor '0000' gallery images (default 10%% of test images)")
+    m.add_argument("--difficulty", choices=["default", "hard"], default="default",
+                   help="'hard': look-alike groups of 6 sharing patterns, strong camera colour casts, blur, "
+                        "scale and viewpoint shifts, 45%% occluded crops (docs/synthetic.md; default: default)")
 
     v = sub.add_parser("videos", parents=[common], help="surveillance clips + MOTChallenge gt + global identities",
                        description="Write OUT/videos/vidNNN.avi, OUT/gt/vidNNN/gt.txt (frame,id,x,y,w,h,1,-1,-1,-1), "
@@ -71,7 +74,8 @@ def run(a: argparse.Namespace) -> int:
     if a.what == "market":
         out = make_market_like(a.out, a.ids_train, a.ids_test, a.cameras, a.images_per_id,
                                a.seed, n_junk=a.junk, n_distractors=a.distractors,
-                               identity_offset=a.identity_offset, overwrite=a.overwrite)
+                               identity_offset=a.identity_offset, overwrite=a.overwrite,
+                               difficulty=a.difficulty)
     elif a.what == "pictures":
         from pathlib import Path
         from reidzoo.data.synthetic.mosaic import identity_mosaic, video_preview

@@ -7,7 +7,7 @@ colour alone cannot tell them apart (as in real crowds, where dark jackets and j
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 BGR = Tuple[int, int, int]
 
 # Stream tags for np.random.default_rng([seed, TAG, index]): independent, order-free streams.
-TAG_IDENTITY, TAG_GROUP = 11, 12
+TAG_IDENTITY, TAG_GROUP, TAG_SHARE = 11, 12, 13
 
 UPPER_PATTERNS = ("solid", "stripes", "checks", "print", "logo")
 LOWER_STYLES = ("trousers", "shorts", "skirt")
@@ -76,10 +76,32 @@ def _pick(rng: np.random.Generator, table: np.ndarray, weights: Optional[np.ndar
     return table[rng.choice(len(table), p=weights)]
 
 
-def make_identity(seed: int, index: int, group_size: int = 3) -> Identity:
-    """The identity number ``index`` of the world ``seed`` (look-alike group = index // group_size)."""
+def make_identity(seed: int, index: int, group_size: int = 3, pattern_share: float = 0.0) -> Identity:
+    """The identity number ``index`` of the world ``seed`` (look-alike group = index // group_size).
+
+    With ``pattern_share`` > 0 a member also wears the group's upper-body pattern, its accent
+    colour and period with that probability, so look-alikes differ only in accessories, hair,
+    shoes, sleeves, trousers and build."""
     if index < 0:
         raise ValueError(f"identity index must be >= 0, got {index}")
+    ident = _make_identity(seed, index, group_size)
+    if pattern_share <= 0:
+        return ident
+    # Own streams, drawn after everything else: the identity's other attributes stay as they were.
+    g = np.random.default_rng([seed, TAG_GROUP, ident.group, TAG_SHARE])
+    if np.random.default_rng([seed, TAG_SHARE, index]).random() >= pattern_share:
+        return ident
+    pattern = UPPER_PATTERNS[g.choice(5, p=[0.3, 0.2, 0.15, 0.15, 0.2])]
+    accent = np.array(ident.upper_accent) if pattern == "solid" else _pick(g, _CLOTHING)
+    upper = np.array(ident.upper)
+    if np.abs(accent - upper).sum() < 90:
+        accent = np.where(upper > 128, upper - 110, upper + 110)
+    return replace(ident, upper_pattern=pattern, upper_accent=tuple(int(v) for v in np.clip(accent, 0, 255)),
+                   pattern_period=float(g.uniform(0.035, 0.07)), logo_shape=int(g.integers(0, 3)),
+                   print_seed=int(g.integers(0, 2**31 - 1)))
+
+
+def _make_identity(seed: int, index: int, group_size: int) -> Identity:
     group = index // max(1, group_size)
     g = np.random.default_rng([seed, TAG_GROUP, group])
     # The group shares its garment colours; members differ in what colour cannot capture.
@@ -111,8 +133,9 @@ def make_identity(seed: int, index: int, group_size: int = 3) -> Identity:
     )
 
 
-def make_identities(seed: int, n: int, start: int = 0, group_size: int = 3) -> List[Identity]:
+def make_identities(seed: int, n: int, start: int = 0, group_size: int = 3,
+                    pattern_share: float = 0.0) -> List[Identity]:
     """Identities ``start .. start+n-1`` of the world ``seed``."""
     if n < 0:
         raise ValueError(f"number of identities must be >= 0, got {n}")
-    return [make_identity(seed, start + i, group_size) for i in range(n)]
+    return [make_identity(seed, start + i, group_size, pattern_share) for i in range(n)]

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .cameras import (Camera, add_noise, encode_jpeg, light, low_resolution, make_camera, motion_blur,
                       render_background)
+from .difficulty import PRESETS, Difficulty, harden_camera, resolve_difficulty
 from .identities import Identity, make_identity
 from .output import atomic_folder, check_seed, check_target
 from .render import VIEWS, composite, render_person
@@ -62,14 +63,15 @@ def _occlude(img: np.ndarray, cam: Camera, rng: np.random.Generator, seed: int) 
 
 
 def render_crop(ident: Identity, cam: Camera, scene: np.ndarray, rng: np.random.Generator, view: str,
-                phase: float, facing: int, seed: int, junk: bool = False) -> bytes:
+                phase: float, facing: int, seed: int, junk: bool = False,
+                difficulty: Difficulty = PRESETS["default"]) -> bytes:
     """One detection crop of ``ident`` seen by ``cam``, as JPEG bytes."""
     img = _crop_background(scene, rng)
     if junk:  # a bad detection: the box holds only part of the person
         height = int(CROP_H * rng.uniform(1.3, 2.2))
         dx, dy = rng.uniform(-0.5, 0.5) * CROP_W, -rng.uniform(0.0, 0.6) * height
     else:
-        height = int(round(CROP_H * rng.uniform(0.9, 1.0) * ident.height / 1.08))
+        height = int(round(CROP_H * rng.uniform(*difficulty.scale) * ident.height / 1.08))
         dx = rng.normal(0, cam.misalign) * CROP_W
         dy = rng.normal(0, cam.misalign) * CROP_H
     sp = render_person(ident, height, view, phase, facing)
@@ -79,7 +81,7 @@ def render_crop(ident: Identity, cam: Camera, scene: np.ndarray, rng: np.random.
     composite(img, sp, x, y)
     if not junk and rng.random() < cam.occlusion:
         _occlude(img, cam, rng, seed)
-    img = light(img, cam, float(rng.uniform(0.85, 1.15)))
+    img = light(img, cam, 1.0 + (float(rng.uniform(0.85, 1.15)) - 1.0) * difficulty.camera_shift)
     img = low_resolution(img, float(rng.uniform(*cam.resolution)))
     if rng.random() < cam.blur:
         img = motion_blur(img, int(rng.integers(2, 6)), horizontal=view == "side")
@@ -141,7 +143,7 @@ def _split_over_cameras(rng: np.random.Generator, n_images: int, cameras: int) -
 def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_ids_test: int = 100,
                      cameras: int = 6, images_per_id: int = 10, seed: int = 0, n_junk: Optional[int] = None,
                      n_distractors: Optional[int] = None, identity_offset: int = 0, overwrite: bool = False,
-                     progress: bool = True) -> Path:
+                     progress: bool = True, difficulty: Union[str, Difficulty, None] = None) -> Path:
     """Write a Market-1501-style benchmark of synthetic people to ``root`` and return ``root``.
 
     Identities ``identity_offset .. + n_ids_train + n_ids_test - 1`` of the world ``seed`` are used;
@@ -149,8 +151,10 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
     camera and identity) and ``bounding_box_test``. ``n_junk`` (default 5% of the gallery) partial
     crops of test people are named ``-1_...``; ``n_distractors`` (default 10%) background crops
     ``0000_...``. The folder is written atomically; an existing non-empty ``root`` is refused
-    unless ``overwrite``.
+    unless ``overwrite``. ``difficulty`` is a preset name ("default", "hard") or a `Difficulty`:
+    look-alike groups, camera shifts, scale, viewpoint and occlusion (see docs/synthetic.md).
     """
+    diff = resolve_difficulty(difficulty)
     test_images = n_ids_test * images_per_id
     n_junk = int(round(0.05 * test_images)) if n_junk is None else n_junk
     n_distractors = int(round(0.1 * test_images)) if n_distractors is None else n_distractors
@@ -158,7 +162,7 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
     check_seed(seed, identity_offset)
     check_target(root, overwrite)
     n_ids = n_ids_train + n_ids_test
-    cams = [make_camera(seed, c) for c in range(cameras)]
+    cams = [harden_camera(make_camera(seed, c), diff) for c in range(cameras)]
     scenes = [render_background(c, _SCENE_H, _SCENE_W) for c in cams]
     split_rng = np.random.default_rng([seed, TAG_SPLIT, identity_offset, n_ids_train, n_ids_test])
     # Market person ids are 4-digit and not contiguous; assign them in a shuffled order.
@@ -182,7 +186,7 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
         bar = tqdm(total=n_ids * images_per_id + n_junk + n_distractors, desc="synthetic market",
                    disable=not progress, unit="img")
         for k in range(n_ids):
-            ident = make_identity(seed, identity_offset + k)
+            ident = make_identity(seed, identity_offset + k, diff.group_size, diff.pattern_share)
             pid = int(pids[k])
             r = np.random.default_rng([seed, TAG_TRACK, identity_offset + k])
             per_cam = _split_over_cameras(r, images_per_id, cameras)
@@ -200,7 +204,7 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
                         v = VIEWS[int(r.integers(3))]
                     else:
                         v = view
-                    data = render_crop(ident, cam, scenes[c], r, v, phase, facing, seed)
+                    data = render_crop(ident, cam, scenes[c], r, v, phase, facing, seed, difficulty=diff)
                     files.append((name(pid, c, seq, frame, 1), data))
                     step = int(r.integers(4, 30))
                     frame += step
@@ -216,9 +220,9 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
         for _ in range(n_junk):
             k = int(er.integers(n_ids_train, n_ids))
             c = int(er.integers(cameras))
-            data = render_crop(make_identity(seed, identity_offset + k), cams[c], scenes[c], er,
-                               VIEWS[int(er.integers(3))], float(er.uniform(0, 6.3)), int(er.choice([-1, 1])), seed,
-                               junk=True)
+            data = render_crop(make_identity(seed, identity_offset + k, diff.group_size, diff.pattern_share), cams[c],
+                               scenes[c], er, VIEWS[int(er.integers(3))], float(er.uniform(0, 6.3)),
+                               int(er.choice([-1, 1])), seed, junk=True, difficulty=diff)
             out.append((f"bounding_box_test/{name(-1, c, int(er.integers(1, 7)), int(er.integers(1, 150_000)), 1)}", data))
             bar.update(1)
         for _ in range(n_distractors):
@@ -231,6 +235,7 @@ def make_market_like(root: Union[str, os.PathLike], n_ids_train: int = 100, n_id
                 "n_ids_train": n_ids_train, "n_ids_test": n_ids_test, "cameras": cameras,
                 "images_per_id": images_per_id, "n_junk": n_junk, "n_distractors": n_distractors,
                 "identity_offset": identity_offset, "image_size": [CROP_H, CROP_W],
+                "difficulty": diff.to_dict(),
                 "pid_to_identity": {f"{int(p):04d}": identity_offset + k for k, p in enumerate(pids)}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return Path(root)
