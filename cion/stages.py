@@ -285,19 +285,15 @@ def reestimate_bn_on_train(backbone, dataset, max_images: int = 512, seed: int =
     import copy
 
     import numpy as np
-    import torch
 
     from reidzoo.bn import reestimate_bn
-    from reidzoo.features import INPUT_SIZE, MEAN, STD, ImageFileDataset
+    from reidzoo.features import load_images
     paths = [p for p, _, _ in dataset.train]
     if len(paths) > max_images:
         keep = np.random.default_rng(seed).choice(len(paths), max_images, replace=False)
         paths = [paths[i] for i in sorted(keep)]
-    cfg = getattr(backbone, "pretrained_cfg", {}) or {}
-    files = ImageFileDataset(paths, cfg.get("input_size", INPUT_SIZE), cfg.get("mean", MEAN), cfg.get("std", STD))
-    batches = (torch.stack([files[i][0] for i in range(s, min(s + batch_size, len(files)))])
-               for s in range(0, len(files), batch_size))
-    return reestimate_bn(copy.deepcopy(backbone), batches, batch_size)
+    images = load_images(paths, backbone)
+    return reestimate_bn(copy.deepcopy(backbone), images, batch_size)
 
 
 def evaluate_init(backbone, init: str, dataset, params: Mapping[str, Any], progress: bool = True) -> Dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -30,6 +30,16 @@ class ImageFileDataset(Dataset):
         if img is None:
             return torch.zeros(3, *self.size), False
         return self.transform(img), True
+
+
+def load_images(paths: Sequence[Union[str, os.PathLike]],
+                model_or_cfg: Union[torch.nn.Module, Mapping[str, Any], Preprocessing, None] = None) -> torch.Tensor:
+    """Decode and preprocess image files into one (N,3,H,W) tensor (undecodable files give zeros)."""
+    prep = Preprocessing.of(model_or_cfg)
+    ds = ImageFileDataset(paths, build_transform(prep), prep.size)
+    if not len(ds):
+        return torch.zeros(0, 3, *prep.size)
+    return torch.stack([ds[i][0] for i in range(len(ds))])
 
 
 def prefers_channels_last(model: torch.nn.Module) -> bool:

@@ -143,7 +143,7 @@ def test_evaluation_bn_rule_uses_train_images_on_a_copy(tmp_path):
     from reidzoo.bn import reestimate_bn
     from reidzoo.data import Market1501
     from reidzoo.data.synthetic import make_market_like
-    from reidzoo.features import ImageFileDataset
+    from reidzoo.features import load_images
     from cion.stages import evaluate_init, reestimate_bn_on_train
     torch.set_num_threads(1)
     ds = Market1501(make_market_like(tmp_path / "m", n_ids_train=4, n_ids_test=4, cameras=2, images_per_id=4,
@@ -153,7 +153,7 @@ def test_evaluation_bn_rule_uses_train_images_on_a_copy(tmp_path):
     before = copy.deepcopy(model.state_dict())
     bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     # the same statistics as the rule applied by hand to every train image (query / gallery unseen)
-    train = torch.stack([ImageFileDataset([p])[0][0] for p, _, _ in ds.train])
+    train = load_images([p for p, _, _ in ds.train], model)
     ref = reestimate_bn(copy.deepcopy(model), train, batch_size=64)
     got = reestimate_bn_on_train(model, ds)
     ref_bn, got_bn = (next(m for m in x.modules() if isinstance(m, torch.nn.BatchNorm2d)) for x in (ref, got))

@@ -12,7 +12,7 @@ from torch import nn
 
 from reidzoo.bn import reestimate_bn
 from reidzoo.evaluation import evaluate
-from reidzoo.features import ImageFileDataset, extract_features
+from reidzoo.features import extract_features, load_images
 
 
 @dataclass
@@ -29,8 +29,7 @@ class ProbeSet:
 
 
 def _decode(paths: Sequence[str], size: Tuple[int, int]) -> torch.Tensor:
-    ds = ImageFileDataset(paths, (3, int(size[0]), int(size[1])))
-    return torch.stack([ds[i][0] for i in range(len(ds))]) if len(ds) else torch.zeros(0, 3, *size)
+    return load_images(paths, {"input_size": (3, int(size[0]), int(size[1]))})
 
 
 def load_probe(root: str | Path, size: Sequence[int] = (256, 128), max_bn_images: int = 512,
