@@ -42,10 +42,30 @@ def read_annotations(path: PathLike) -> List[Tuple[str, int]]:
     out = []
     for k, item in enumerate(data):
         try:
-            out.append((str(item["file_path"]), int(item["id"])))
+            out.append((str(item["file_path"]), _integer_id(item["id"])))
         except (KeyError, TypeError, ValueError) as exc:
-            raise AnnotationError(f"{p}: entry {k} ({str(item)[:80]}) lacks a file_path or integer id") from exc
+            raise AnnotationError(f"{p}: entry {k} ({str(item)[:80]}) lacks a file_path or integer id ({exc})") from exc
+    _check_unique(p, out)
     return out
+
+
+def _integer_id(v) -> int:
+    """A JSON integer id; floats (3.0, 3.7) and booleans are refused rather than truncated."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"id {v!r} is not an integer")
+    return v
+
+
+def _check_unique(p: Path, items: List[Tuple[str, int]]) -> None:
+    """Refuse an image listed twice (it would be sampled twice as often) or under two ids."""
+    seen: Dict[str, int] = {}
+    for k, (path, pid) in enumerate(items):
+        first = seen.setdefault(os.path.normpath(path), k)   # 'a/./b.jpg' is 'a/b.jpg'
+        if first != k:
+            other = items[first][1]
+            what = f"under two ids ({other} and {pid})" if other != pid else f"twice (id {pid})"
+            raise AnnotationError(f"{p}: {path} is listed {what}, entries {first} and {k}; each image must "
+                                  f"appear once with one id: regenerate the file or remove the repeat")
 
 
 def decode_rgb(path: str) -> Optional[np.ndarray]:

@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rank", type=int, default=50, help="CMC up to this rank (default 50)")
     p.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--keep-junk", action="store_true",
+                   help="with --features: keep gallery rows of person id -1 (default: ignored, as Market-1501's "
+                        "protocol does)")
     p.add_argument("--save-features", action="store_true", help="also write OUT/features.npz (with --model)")
 
 
@@ -45,7 +48,8 @@ def run(a: argparse.Namespace) -> int:
     from reidzoo.evaluation.report import run_features, run_model, summary_table
     how = f"{a.metric}{', re-ranked' if a.rerank else ''}"
     if a.features:
-        res = run_features(a.features, a.out, metric=a.metric, rerank=a.rerank, max_rank=a.max_rank)
+        res = run_features(a.features, a.out, metric=a.metric, rerank=a.rerank, max_rank=a.max_rank,
+                           keep_junk=a.keep_junk)
         title = f"{a.features} ({how})"
     else:
         res = run_model(a.model, a.dataset, root=a.root, weights=a.weights, out_dir=a.out, metric=a.metric,

@@ -27,6 +27,10 @@ def check_inputs(qf, gf, q_pids, g_pids, q_camids, g_camids):
             raise EvaluationInputError(f"{name} are empty: need at least one {name.split()[0]} item")
         if not np.issubdtype(f.dtype, np.number):
             raise EvaluationInputError(f"{name} must be numeric, got dtype {f.dtype}")
+        if np.iscomplexobj(f):
+            # casting would silently drop the imaginary part
+            raise EvaluationInputError(f"{name} are complex ({f.dtype}): the evaluator compares real vectors; "
+                                       f"pass the real features (e.g. np.abs(x) or np.real(x), as you intend)")
     if qf.shape[1] != gf.shape[1]:
         raise EvaluationInputError(f"query features have dimension {qf.shape[1]} but gallery features "
                                    f"{gf.shape[1]}: both must come from the same model")
@@ -39,10 +43,11 @@ def check_inputs(qf, gf, q_pids, g_pids, q_camids, g_camids):
             raise EvaluationInputError(f"{name} has shape {a.shape} but there are {n} {side} features: "
                                        f"give one id / camera per feature row")
         if not np.issubdtype(a.dtype, np.integer):
-            if np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
-                raise EvaluationInputError(f"{name} must hold integers, got dtype {a.dtype}")
+            # float ids lose precision silently (float32 merges ids above 2^24): integers only
+            raise EvaluationInputError(f"{name} must hold integers, got dtype {a.dtype}: save ids and cameras "
+                                       f"as int64 (e.g. np.asarray(ids, dtype=np.int64))")
+        if a.dtype == np.uint64 and len(a) and a.max() > np.iinfo(np.int64).max:
+            raise EvaluationInputError(f"{name} holds values above the int64 range")
         arrays[name] = a.astype(np.int64, copy=False)
     qf = qf.astype(np.float32, copy=False)
     gf = gf.astype(np.float32, copy=False)

@@ -14,9 +14,11 @@ import numpy as np
 
 from ..atomic import atomic_path, atomic_write_text
 from .evaluate import evaluate
+from .features_file import JUNK_RULE
 from .protocol import EvaluationInputError
 
 FEATURE_KEYS = ("qf", "gf", "q_pids", "g_pids", "q_camids", "g_camids")
+OPTIONAL_KEYS = ("q_paths", "g_paths")      # written by `reidzoo extract --dataset`
 _SAVE_HINT = "np.savez(path, qf=..., gf=..., q_pids=..., g_pids=..., q_camids=..., g_camids=...)"
 
 
@@ -63,7 +65,7 @@ def load_features(path: str) -> dict:
                                    f"qf (Q x d), gf (G x d), q_pids, g_pids, q_camids, g_camids (int64)")
     out = {}
     members = {os.path.splitext(i.filename)[0]: i for i in data.zip.infolist()}   # the archive np.load read
-    for k in FEATURE_KEYS:
+    for k in FEATURE_KEYS + tuple(k for k in OPTIONAL_KEYS if k in members):
         try:
             arr = _mapped_member(path, members[k]) if k in members else None
         except (ValueError, OSError, struct.error):
@@ -114,19 +116,29 @@ def extract_split(model, items, name: str, batch_size: int, device: Optional[str
 
 
 def run_features(path: str, out_dir: Optional[str] = None, metric: str = "cosine", rerank: bool = False,
-                 max_rank: int = 50, progress: bool = True) -> dict:
-    """Evaluate a saved features file; with ``out_dir`` write results.json and cmc.png."""
+                 max_rank: int = 50, progress: bool = True, keep_junk: bool = False) -> dict:
+    """Evaluate a saved features file; with ``out_dir`` write results.json and cmc.png.
+
+    Gallery rows of person id -1 are ignored (Market-1501 junk) unless ``keep_junk``; image paths
+    listed twice or under two ids are an error."""
+    from .features_file import check_paths, ignore_junk
     t0 = time.perf_counter()
     d = load_features(path)
+    check_paths(d, path)
+    num_gallery_file = int(len(d["gf"]))
+    d, junk = ignore_junk(d, keep_junk, source=path)
     if out_dir:
         from .plots import preload
         preload()
     res = evaluate(d["qf"], d["gf"], d["q_pids"], d["g_pids"], d["q_camids"], d["g_camids"],
                    metric=metric, rerank=rerank, max_rank=max_rank, progress=progress)
+    if junk:
+        res["junk"] = junk
     if out_dir:
         name = os.path.splitext(os.path.basename(path))[0]
         write_results(out_dir, res, model=None, dataset=name, features=os.path.abspath(path), metric=metric,
                       rerank=rerank, num_query=int(len(d["qf"])), num_gallery=int(len(d["gf"])),
+                      num_gallery_in_file=num_gallery_file, junk=junk or {"rule": JUNK_RULE, "gallery_rows": 0},
                       seconds=round(time.perf_counter() - t0, 3))
         from .plots import plot_cmc
         plot_cmc(res["cmc"], os.path.join(out_dir, "cmc.png"), title=f"CMC: {name}")
@@ -181,6 +193,7 @@ def run_model(model_name: str, dataset: str, root: Optional[str] = None, weights
         write_results(out_dir, res, model=model_name, weights=weights, dataset=ds.name,
                       dataset_dir=str(ds.dataset_dir), metric=metric, rerank=rerank,
                       num_query=len(q_items), num_gallery=len(g_items), failed_images=res["failed_images"],
+                      junk={"rule": "the dataset reader drops junk images (person id -1)"},
                       seconds=round(time.perf_counter() - t0, 3))
         if save_features:
             write_features(os.path.join(out_dir, "features.npz"), **feats.arrays)
