@@ -48,6 +48,17 @@ def test_market_reader(market_root):
     assert cv2.imread(ds.train[0][0]) is not None
 
 
+def test_market_counts_junk_and_misnamed_files(market_root):
+    d = market_root / "Market-1501-v15.09.15"
+    write_jpeg(d / "query" / "IMG_0001.jpg")
+    write_jpeg(d / "query" / "0004-c2s1_000301_00.jpg")
+    with pytest.warns(UserWarning, match=r"query/: skipped 2 image file\(s\) not named like") as rec:
+        ds = Market1501(market_root, verify=False)
+    assert "0004-c2s1_000301_00.jpg" in str(rec[0].message)
+    assert ds.misnamed == {"query": ["0004-c2s1_000301_00.jpg", "IMG_0001.jpg"]}
+    assert ds.junk == {"bounding_box_train": 0, "query": 0, "bounding_box_test": 2} and len(ds.query) == 2
+
+
 def test_market_accepts_dataset_folder_env_and_relabel(market_root, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -98,8 +109,12 @@ def test_msmt_reader(tmp_path, version):
     msmt_tree(tmp_path, version)
     with pytest.warns(UserWarning, match="query: 1 images, expected 11659"):
         ds = MSMT17(tmp_path)
-    assert len(ds.train) == 4                         # train + val lists
-    assert [c for _, _, c in ds.train] == [0, 4, 13, 14]
+    assert len(ds.train) == 3 and len(ds.val) == 1   # list_val is not trained on, as in fast-reid / torchreid
+    assert [c for _, _, c in ds.train] == [0, 4, 13]
+    assert "val (unused)" in ds.summary()
+    with pytest.warns(UserWarning, match="train: 4 images, expected 32621"):
+        trainval = build_dataset("msmt17_trainval", tmp_path)
+    assert [c for _, _, c in trainval.train] == [0, 4, 13, 14] and trainval.val == ds.val
     assert ds.query[0][1:] == (0, 6) and os.path.isfile(ds.query[0][0])
     assert {p for _, p, _ in ds.gallery} == {0, 1}
     assert all(os.path.isfile(p) for p, _, _ in ds.train + ds.gallery)

@@ -69,9 +69,12 @@ class ReIDDataset:
     def summary(self) -> str:
         """A small table of images / ids / cameras per split."""
         rows = [f"{self.name}: split     images    ids  cams"]
-        for split in ("train", "query", "gallery"):
-            items = getattr(self, split)
-            rows.append(f"  {split:<15}{len(items):>8}{self.num_ids(items):>7}{self.num_cams(items):>6}")
+        for split in ("train", "val", "query", "gallery"):
+            items = getattr(self, split, None)
+            if items is None or (split == "val" and not items):
+                continue
+            label = "val (unused)" if split == "val" and not getattr(self, "include_val", True) else split
+            rows.append(f"  {label:<15}{len(items):>8}{self.num_ids(items):>7}{self.num_cams(items):>6}")
         return "\n".join(rows)
 
     def check_sizes(self) -> List[str]:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .base import DatasetLayoutError, Item, PathLike, ReIDDataset, find_dataset_dir, list_images, relabel
 
@@ -26,8 +27,9 @@ class Market1501(ReIDDataset):
     """Market-1501: ``.train``, ``.query``, ``.gallery`` lists of (path, pid, camid 0-based).
 
     ``root`` is a data root containing ``Market-1501-v15.09.15/`` or that folder itself
-    (default: env REIDZOO_DATA or ``datasets/``). Junk images (pid -1) are dropped; distractors
-    (pid 0) stay in the gallery. ``relabel_train=True`` maps train pids to 0..n-1.
+    (default: env REIDZOO_DATA or ``datasets/``). Junk images (pid -1) are dropped and counted in
+    ``.junk``; distractors (pid 0) stay in the gallery. Image files whose names do not parse are
+    skipped with a warning and listed in ``.misnamed``. ``relabel_train=True`` maps train pids to 0..n-1.
     """
 
     name = "market1501"
@@ -36,6 +38,8 @@ class Market1501(ReIDDataset):
 
     def __init__(self, root: Optional[PathLike] = None, relabel_train: bool = False, verify: bool = True):
         super().__init__()
+        self.junk: Dict[str, int] = {}             # per folder: images of person -1, dropped
+        self.misnamed: Dict[str, List[str]] = {}   # per folder: image files that do not parse, skipped
         self.dataset_dir = find_dataset_dir(root, self.folder_names, ("bounding_box_train", "bounding_box_test",
                                                                         "query"), LAYOUT, "Market-1501")
         self.train = self._read("bounding_box_train")
@@ -51,10 +55,19 @@ class Market1501(ReIDDataset):
             self.check_sizes()
 
     def _read(self, sub: str) -> List[Item]:
-        items = []
+        items, misnamed, junk = [], [], 0
         for p in list_images(Path(self.dataset_dir) / sub):
             parsed = parse_market_name(p.name)
-            if parsed is None or parsed[0] == -1:
-                continue
-            items.append((str(p), parsed[0], parsed[1]))
+            if parsed is None:
+                misnamed.append(p.name)
+            elif parsed[0] == -1:
+                junk += 1
+            else:
+                items.append((str(p), parsed[0], parsed[1]))
+        self.junk[sub] = junk
+        if misnamed:
+            self.misnamed[sub] = misnamed
+            warnings.warn(f"Market-1501 {sub}/: skipped {len(misnamed)} image file(s) not named like "
+                          f"0002_c1s1_000451_03.jpg (person_camera...), e.g. {', '.join(misnamed[:3])}",
+                          stacklevel=3)
         return items

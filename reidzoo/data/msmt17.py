@@ -20,23 +20,30 @@ def msmt_camid(file_name: str) -> int:
 
 
 class MSMT17(ReIDDataset):
-    """MSMT17: train = list_train + list_val, query = list_query, gallery = list_gallery.
+    """MSMT17: train = list_train, query = list_query, gallery = list_gallery.
 
+    list_val is read into ``.val`` but, as in fast-reid and torchreid, not trained on unless
+    ``include_val=True`` (the dataset name ``msmt17_trainval``), which appends it to ``.train``.
     ``root`` is a data root containing ``MSMT17_V1/`` or ``MSMT17_V2/``, or that folder itself.
     Items are (path, pid, camid 0-based); ``relabel_train=True`` maps train pids to 0..n-1.
     """
 
     name = "msmt17"
-    expected = {"train": (32621, 1041), "query": (11659, 3060), "gallery": (82161, 3060)}
+    # published sizes: list_train 30,248 images and list_val 2,373, both of the same 1,041 ids
+    expected = {"train": (30248, 1041), "query": (11659, 3060), "gallery": (82161, 3060)}
 
-    def __init__(self, root: Optional[PathLike] = None, relabel_train: bool = False, verify: bool = True):
+    def __init__(self, root: Optional[PathLike] = None, relabel_train: bool = False, verify: bool = True,
+                 include_val: bool = False):
         super().__init__()
         lists = ("list_train.txt", "list_query.txt", "list_gallery.txt")
         self.dataset_dir = find_dataset_dir(root, tuple(_VERSIONS), lists, LAYOUT, "MSMT17")
         train_dir, test_dir = self._image_dirs()
         self.train = self._read("list_train.txt", train_dir)
-        if (self.dataset_dir / "list_val.txt").exists():
-            self.train += self._read("list_val.txt", train_dir)
+        self.val = self._read("list_val.txt", train_dir) if (self.dataset_dir / "list_val.txt").exists() else []
+        self.include_val = include_val
+        if include_val:
+            self.train = self.train + self.val
+            self.expected = dict(self.expected, train=(32621, 1041))
         self.query = self._read("list_query.txt", test_dir)
         self.gallery = self._read("list_gallery.txt", test_dir)
         if relabel_train:

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -29,7 +30,7 @@ def register_dataset(name: str, cls: DatasetFactory, overwrite: bool = False) ->
     if not key:
         raise ValueError("a dataset name needs at least one letter or digit")
     if key in _REGISTRY and _REGISTRY[key] is not cls and not overwrite:
-        raise ValueError(f"dataset {name!r} is already registered to {_REGISTRY[key].__name__}; "
+        raise ValueError(f"dataset {name!r} is already registered to {getattr(_REGISTRY[key], '__name__', _REGISTRY[key])}; "
                          f"pass overwrite=True to replace it")
     _REGISTRY[key] = cls
     return cls
@@ -53,5 +54,7 @@ def build_dataset(name: str, root: PathLike | None = None, **kwargs) -> ReIDData
 
 register_dataset("market1501", Market1501)
 register_dataset("msmt17", MSMT17)
+# the list_train + list_val training set, as some papers train; plain "msmt17" follows fast-reid / torchreid
+register_dataset("msmt17_trainval", partial(MSMT17, include_val=True))
 # the synthetic benchmark written by tools/make_synthetic.py is a Market-1501-format folder
 register_dataset("synthetic", Market1501)
