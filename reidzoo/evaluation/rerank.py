@@ -241,3 +241,26 @@ def rerank_dense(qf: np.ndarray, gf: np.ndarray, metric: str = "cosine", k1: int
         m = np.minimum(V[i][None], V[nq:]).sum(1)
         jac[i] = 1.0 - m / (2.0 - m)
     return (1.0 - lambda_value) * jac + lambda_value * D[:nq, nq:]
+
+
+def jaccard_distance(features: np.ndarray, k1: int = 20, k2: int = 6, metric: str = "cosine"):
+    """Within-set k-reciprocal Jaccard distances as a scipy CSR matrix (only pairs below 1 are stored).
+
+    The same encoding as the re-ranking above (steps 1-4) on one set instead of queries + gallery:
+    what clustering-based unsupervised re-ID (Cluster Contrast, SpCL) clusters on. Absent pairs
+    are at distance 1; stored zeros (e.g. the diagonal) are real zeros.
+    """
+    from scipy import sparse
+    from .ranking import prepare_features
+    x, _, _ = prepare_features(features, features[:1], metric)
+    n = len(x)
+    R, rowmax = neighbours(np.ascontiguousarray(x.numpy()), max(min(n, k1 + 1), min(n, k2)), metric)
+    V = _sparse_v(R, rowmax, x, metric, min(k1, n - 1), min(k2, n))
+    # the query/gallery overlap with V as both halves gives every pair of the one set
+    Vi = V.indices()
+    both = torch.sparse_coo_tensor(torch.cat([Vi, Vi + torch.tensor([[n], [0]])], 1), torch.cat([V.values()] * 2),
+                                   (2 * n, n), check_invariants=False).coalesce()
+    mi, mj, m = _jaccard_overlap(both, n)
+    dist = np.clip(1.0 - m / (2.0 - m), 0.0, 1.0)
+    keep = dist < 1.0
+    return sparse.csr_matrix((dist[keep], (mi[keep], mj[keep])), shape=(n, n))
