@@ -160,12 +160,14 @@ def mine(out: Path, videos_root: Path, params: Mapping[str, Any], extra_videos: 
     from cion.mining.tracklets import FilterConfig
     p = dict(params)
     filters = FilterConfig(**p.pop("filters", {}))
+    real = dict(p)
     if p.get("detector") == "gt":
         from reidzoo.data.synthetic import gt_detections
         p.update(detector="file", detections=str(gt_detections(videos_root, out / "detections")))
+        real["detector"] = "hog"  # a real clip has no ground truth: a real detector finds its people
     jobs = [([Path(videos_root) / "videos"], MiningConfig(filters=filters, **p))]
     # a real clip: only its first seconds (HOG costs ~0.15 CPU-s per 768x576 frame)
-    jobs += [([Path(v)], MiningConfig(filters=filters, **{**p, "end_s": s})) for v, s in extra_videos]
+    jobs += [([Path(v)], MiningConfig(filters=filters, **{**real, "end_s": s})) for v, s in extra_videos]
     for inputs, cfg in jobs:
         summary = mine_videos(inputs, out, cfg, workers=workers, progress=progress)
         if summary.get("failed"):
@@ -301,11 +303,17 @@ def evaluate_init(backbone, init: str, dataset, params: Mapping[str, Any], progr
 
     `init` names the initialisation in the result. params: `batch_size`, `num_workers`, and `bn`:
     "as_is" (default: the backbone's own BatchNorm statistics) or "train" (the BN rule: statistics
-    re-estimated on up to `bn_images` train images, seed `bn_seed`, for every initialisation alike).
+    re-estimated on up to `bn_images` train images, seed `bn_seed`, for every initialisation alike),
+    and `input_size`: (H, W) at which every initialisation is evaluated (default: the backbone's own).
     """
+    import copy
+
     from reidzoo.finetune import FinetuneConfig, evaluate_backbone
+    from reidzoo.loading import set_input_size
     bn = params.get("bn", "as_is")
     batch = int(params.get("batch_size", 64))
+    if params.get("input_size") is not None:  # on a copy: the caller's model keeps its own size
+        backbone = set_input_size(copy.copy(backbone), params["input_size"])
     if bn == "train":
         backbone = reestimate_bn_on_train(backbone, dataset, int(params.get("bn_images", 512)),
                                           int(params.get("bn_seed", 0)), batch)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
@@ -26,6 +26,18 @@ def _finish(model: torch.nn.Module, device: Union[str, torch.device],
     model.pretrained_cfg = {**model.pretrained_cfg, **{k: saved[k] for k in PREPROCESSING_KEYS if k in saved}}
     model.transform = build_transform(model)
     return model.eval().to(device)
+
+
+def set_input_size(model: torch.nn.Module, size: Optional[Sequence[int]]) -> torch.nn.Module:
+    """Make `model` expect (H, W) inputs: its pretrained_cfg and `.transform` follow (None: unchanged)."""
+    if size is None:
+        return model
+    h, w = (int(v) for v in size)
+    if h < 16 or w < 16:
+        raise ValueError(f"input size must be at least 16x16 pixels, got {h}x{w}")
+    model.pretrained_cfg = {**(getattr(model, "pretrained_cfg", None) or {}), "input_size": (3, h, w)}
+    model.transform = build_transform(model)
+    return model
 
 
 def _name_from_hub_config(cfg: dict, source: Path) -> str:

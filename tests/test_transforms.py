@@ -106,3 +106,16 @@ def test_hub_config_preprocessing_is_what_load_and_timm_use(model, tmp_path):
     bigger = reidzoo.load(folder)
     assert bigger.pretrained_cfg["input_size"] == [3, 384, 192]
     assert bigger.transform(np.zeros((128, 64, 3), np.uint8)).shape == (3, 384, 192)
+
+
+def test_set_input_size_follows_into_features_and_hub_folders(tmp_path):
+    from reidzoo.loading import set_input_size
+    torch.manual_seed(0)
+    small = set_input_size(reidzoo.load("ghostnet_0_5", pretrained=False), (128, 64))
+    img = np.zeros((300, 140, 3), np.uint8)
+    assert small.transform(img).shape == (3, 128, 64)
+    assert reidzoo.extract_features(small, [img, img], progress=False).shape[0] == 2
+    folder = reidzoo.save_hub_folder(small, "ghostnet_0_5", tmp_path / "h", provenance=Provenance.random_init(0))
+    assert reidzoo.load(folder).transform(img).shape == (3, 128, 64)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        set_input_size(small, (8, 4))

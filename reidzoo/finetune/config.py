@@ -19,6 +19,7 @@ class FinetuneConfig:
     pretrained: bool = False             # without `init`: True = zoo weights from the Hub, False = random
     dataset: str = "market1501"          # a name from reidzoo.data.dataset_names(), or a folder
     root: Optional[str] = None           # data root (default env REIDZOO_DATA or datasets/)
+    input_size: Optional[Tuple[int, int]] = None  # (H, W) for training and evaluation; None: the model's (256x128)
     train_fraction: Optional[float] = None  # few-shot: train on this share of the train identities ...
     train_ids: Optional[int] = None      # ... or on this many (a subset seeded by `seed`)
     epochs: int = 60

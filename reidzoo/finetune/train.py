@@ -19,7 +19,7 @@ from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
 from ..cards import Provenance
 from ..hub import save_hub_folder
-from ..loading import load
+from ..loading import load, set_input_size
 from .config import FinetuneConfig
 from ..data import build_dataset
 from ..data.base import relabel
@@ -69,8 +69,8 @@ def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite:
 def build_backbone(cfg: FinetuneConfig) -> torch.nn.Module:
     """The starting backbone: a hub folder / release / export (`init`), zoo weights, or random."""
     if cfg.init:
-        return load(cfg.model, weights=cfg.init)
-    return load(cfg.model, pretrained=cfg.pretrained)
+        return set_input_size(load(cfg.model, weights=cfg.init), cfg.input_size)
+    return set_input_size(load(cfg.model, pretrained=cfg.pretrained), cfg.input_size)
 
 
 def evaluate_backbone(backbone: torch.nn.Module, dataset, cfg: FinetuneConfig, progress: bool = True) -> Dict[str, Any]:
@@ -225,7 +225,7 @@ def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: b
     """Write the fine-tuned backbone of a checkpoint (last.pth) as a hub folder."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = ck["config"]
-    backbone = load(cfg["model"], pretrained=False)
+    backbone = set_input_size(load(cfg["model"], pretrained=False), cfg.get("input_size"))
     state = {k[len("backbone."):]: v for k, v in ck["model"].items() if k.startswith("backbone.")}
     backbone.load_state_dict(state, strict=True)
     epochs_done = int(ck["epoch"]) + 1
