@@ -39,7 +39,7 @@ def ensure_fastreid(pkg_dir: str) -> None:
 
 
 def _oom_first() -> None:
-    # on a shared machine, let the kernel pick the benchmark process first if memory runs out
+    # if memory runs out, the kernel should stop the benchmark's process, not another one
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")

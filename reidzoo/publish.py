@@ -14,7 +14,7 @@ def check_card(folder: Path, cfg: Dict[str, Any]) -> None:
     recorded = ((cfg.get("reidzoo") or {}).get("provenance") or {}).get("kind")
     if recorded is None:
         raise ValueError("config.json records no provenance (reidzoo.provenance); write the folder again with "
-                         "`reidzoo convert`, tools/export_pretrained.py or `reidzoo export`")
+                         "`reidzoo convert`, `cion pretrain --export` or `reidzoo export`")
     card = (folder / CARD_NAME).read_text()
     described = card_provenance(card)
     if described != recorded:

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                    help="seeds (world, mining, denoising, training); use >= 3 for mean ± std (default 0 1 2)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="full",
-                   help="full: ~40 min for 3 seeds on a quiet 2-core machine; small: a minutes-long smoke "
+                   help="full: 3 seeds took 25 min with --threads 1 on 2 CPU cores; small: a minutes-long smoke "
                         "run whose numbers mean nothing (default %(default)s)")
     p.add_argument("--model", default="ghostnet_1_0", help="zoo backbone to pre-train (default %(default)s)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="merge distance d of the denoiser instead of the calibrated one (cosine distance of "
                         "identity centroids); see docs/experiment.md for why 0.3 is worth a run")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch threads; 0 = torch's default (on a busy machine 1 is often faster)")
+                   help="torch threads; 0 = torch's default; set it to the cores this run may use")
     p.add_argument("--workers", type=int, default=1, help="data loader workers (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -110,7 +110,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("list", help="table of the zoo")
     s.add_argument("--family", help="only this family, e.g. ViT")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
+    s.add_argument("--markdown", action="store_true", help="a Markdown table (as in docs/zoo.md)")
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("measure", help="measure params/FLOPs by code")
     s.add_argument("names", nargs="*", help="models (default: every zoo model)")

@@ -56,5 +56,5 @@ register_dataset("market1501", Market1501)
 register_dataset("msmt17", MSMT17)
 # the list_train + list_val training set, as some papers train; plain "msmt17" follows fast-reid / torchreid
 register_dataset("msmt17_trainval", partial(MSMT17, include_val=True))
-# the synthetic benchmark written by tools/make_synthetic.py is a Market-1501-format folder
+# the synthetic benchmark written by `reidzoo synthetic market` is a Market-1501-format folder
 register_dataset("synthetic", Market1501)
