@@ -2,7 +2,7 @@
 """images/s of reidzoo.extract_features vs. calling the bare timm model, same inputs, same run.
 
 For each model both paths embed the same N images (batch size B); each is run R times
-interleaved and the best time is kept, so background load hurts both alike.
+interleaved and the best time is kept, so whatever slows the machine slows both alike.
 With `--inputs tensor` (default) both get the same preprocessed float tensor: the target is ours
 within 5 % of bare timm (ratio >= 0.95), i.e. the wrapper adds no overhead. With `--inputs paths`,
 `pil` or `arrays`, reidzoo decodes/resizes/normalises Market-sized JPEGs (HxW, default 128x64)
