@@ -52,7 +52,7 @@ class ExperimentConfig:
     work: str = "runs/experiment"
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     budget: str = "full"
-    model: str = "ghostnet_1_0"
+    model: str = "resnet18"
     variants: List[str] = field(default_factory=lambda: list(VARIANTS))
     denoise_features: str = "colour"   # colour | random (see cion.stages.denoise)
     denoise_distance: Optional[float] = None  # merge distance d of the denoiser; None: calibrated

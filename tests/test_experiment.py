@@ -78,7 +78,7 @@ def test_bad_input_says_what_to_do(work, capsys):
     with pytest.raises(ExperimentError, match="budget"):
         run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="huge"))
     with pytest.raises(ExperimentError, match="another --work"):
-        run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="small", model="resnet18"))
+        run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="small", model="ghostnet_1_0"))
     assert experiment_cli(["--work", str(work), "--seeds", "0", "--budget", "small", "--model", "no_such_net"]) == 2
     assert "unknown model" in capsys.readouterr().err
     with pytest.raises(SystemExit):

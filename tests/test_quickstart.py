@@ -35,6 +35,14 @@ def test_report_and_results_use_the_last_epoch(run):
     assert not (work / "finetune" / "best.pth").exists()
     # the evaluated fine-tuned model is the last epoch's: the same numbers the run logged at its end
     assert res["results"]["finetuned"]["mAP"] == pytest.approx(ft["last"]["mAP"], abs=1e-4)
+    # what the report claims is checked on its own numbers, and the pre-training is summarised beside ln D
+    assert res["evaluation"] == {"bn": "as_is", "input_size": [64, 32]}
+    r, p, f = (res["results"][k]["mAP"] for k in ("random", "pretrained", "finetuned"))
+    assert res["checks"]["pretrained_beats_random"]["holds"] == (p > r)
+    assert res["checks"]["finetuned_doubles_random"]["holds"] == (f >= 2 * r)
+    assert res["pretrain"]["steps"] > 0 and res["pretrain"]["ln_out_dim"] == pytest.approx(6.238, abs=1e-3)
+    assert res["pretrain"]["teacher_entropy_ratio_last"] is not None
+    assert "CION pre-trained frozen mAP" in text and "x ln D" in text
     for png in ("evaluation/cmc.png", "evaluation/ranked.png", "mined_tracklets.png", "finetune/curves.png"):
         assert (work / png).stat().st_size > 1000, png
 

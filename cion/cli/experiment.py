@@ -42,9 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                    help="seeds (world, mining, denoising, training); use >= 3 for mean ± std (default 0 1 2)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="full",
-                   help="full: 3 seeds took 25 min with --threads 1 on 2 CPU cores; small: a minutes-long smoke "
+                   help="full: the CPU learning regime, few-shot fine-tuning (docs/experiment.md); small: a minutes-long smoke "
                         "run whose numbers mean nothing (default %(default)s)")
-    p.add_argument("--model", default="ghostnet_1_0", help="zoo backbone to pre-train (default %(default)s)")
+    p.add_argument("--model", default="resnet18", help="zoo backbone to pre-train (default %(default)s)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
                    help="which initialisations to run (default: all four)")
     p.add_argument("--denoise-features", choices=DENOISE_FEATURES, default="colour",
