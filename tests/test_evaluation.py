@@ -5,16 +5,22 @@ import pytest
 from reidzoo.evaluation import EvaluationInputError, evaluate
 
 
+def reference_distances(qf, gf, metric="cosine"):
+    """The distances of the docs' tie rule, in float64 from the float32 features (numpy's own
+    summation order: equal to the evaluator's whenever the sums are exact, e.g. quantised features)."""
+    q64, g64 = np.asarray(qf, np.float32).astype(np.float64), np.asarray(gf, np.float32).astype(np.float64)
+    if metric == "cosine":
+        nq = np.maximum(np.sqrt((q64 ** 2).sum(1)), 1e-12)
+        ng = np.maximum(np.sqrt((g64 ** 2).sum(1)), 1e-12)
+        return 1.0 - (q64 @ g64.T) / (nq[:, None] * ng[None, :])
+    return ((q64[:, None, :] - g64[None, :, :]) ** 2).sum(-1)
+
+
 def reference_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, metric="cosine", max_rank=50, dist=None):
-    """The textbook loop: full distance matrix, argsort each row, drop same id+camera."""
+    """The textbook loop: full distance matrix, stable argsort of each row (equal distances in
+    gallery order), drop same id+camera."""
     if dist is None:
-        if metric == "cosine":
-            qn = qf / np.linalg.norm(qf, axis=1, keepdims=True)
-            gn = gf / np.linalg.norm(gf, axis=1, keepdims=True)
-            dist = 1.0 - qn.astype(np.float64) @ gn.T.astype(np.float64)
-        else:
-            q64, g64 = qf.astype(np.float64), gf.astype(np.float64)
-            dist = (q64 ** 2).sum(1)[:, None] + (g64 ** 2).sum(1)[None] - 2 * q64 @ g64.T
+        dist = reference_distances(qf, gf, metric)
     aps, inps, cmcs = [], [], []
     skipped = 0
     for i in range(len(qf)):
@@ -49,14 +55,14 @@ def random_set(seed, nq=120, ng=900, nids=60, ncams=4, dim=32, noise=1.2, distra
     return qf, gf, q_pids, g_pids, q_camids, g_camids
 
 
-def assert_same(ours, ref):
-    assert abs(ours["mAP"] - ref["mAP"]) <= 1e-6
-    assert abs(ours["mINP"] - ref["mINP"]) <= 1e-6
-    np.testing.assert_allclose(ours["cmc"], ref["cmc"], atol=1e-6)
+def assert_same(ours, ref, tol=1e-9):
+    assert abs(ours["mAP"] - ref["mAP"]) <= tol
+    assert abs(ours["mINP"] - ref["mINP"]) <= tol
+    np.testing.assert_allclose(ours["cmc"], ref["cmc"], rtol=0, atol=tol)
     assert ours["num_skipped_queries"] == ref["skipped"]
-    assert ours["rank1"] == pytest.approx(ref["cmc"][0], abs=1e-6)
-    assert ours["rank5"] == pytest.approx(ref["cmc"][4], abs=1e-6)
-    assert ours["rank10"] == pytest.approx(ref["cmc"][9], abs=1e-6)
+    assert ours["rank1"] == pytest.approx(ref["cmc"][0], abs=tol)
+    assert ours["rank5"] == pytest.approx(ref["cmc"][4], abs=tol)
+    assert ours["rank10"] == pytest.approx(ref["cmc"][9], abs=tol)
 
 
 @pytest.mark.parametrize("engine", ["fp32", "bf16"])
@@ -126,13 +132,15 @@ def test_no_valid_query_at_all():
 
 
 def _bf16_counts(data, metric="cosine", **kw):
+    from reidzoo.evaluation.exact import Reference
     from reidzoo.evaluation.protocol import check_inputs, metrics_from_ranks, valid_positives
-    from reidzoo.evaluation.ranking import count_bf16, prepare_scaled
+    from reidzoo.evaluation.ranking import gallery_centre
+    from reidzoo.evaluation.ranking_bf16 import count_bf16
     qf, gf, q_pids, g_pids, q_camids, g_camids = check_inputs(*data)
-    q, g, w, qs, gs = prepare_scaled(qf, gf, metric)
+    centre = gallery_centre(gf) if metric == "euclidean" else None
     pos = valid_positives(q_pids, g_pids, q_camids, g_camids)
-    pq, _, _, neg_above = count_bf16(q, g, w, pos, g_pids, q_pids, q_scale=qs, g_scale=gs, **kw)
-    return neg_above, metrics_from_ranks(pq, neg_above, len(qf))
+    table, neg_above, _ = count_bf16(Reference.build(qf, gf, metric, centre), pos, q_pids, g_pids, centre, **kw)
+    return neg_above, metrics_from_ranks(table.pq, neg_above, len(qf))
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
@@ -148,29 +156,67 @@ def test_bf16_blocks_padding_and_threads_agree(metric):
     assert_same(counts[0][1], ref)
 
 
-def test_exact_ties_favour_the_positive():
-    # a negative with exactly the features of a positive ranks below it, in both engines
-    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(10, nq=40, ng=400)
-    copies, used = [], set()
-    for i in range(40):
-        pos = [p for p in np.flatnonzero((g_pids == q_pids[i]) & (g_camids != q_camids[i])) if p not in used]
-        neg = [n for n in np.flatnonzero(g_pids != q_pids[i]) if n not in used]
-        if pos:
-            n, p = neg[i], pos[0]
-            gf[n] = gf[p]
-            copies.append((n, p))
-            used.update((n, p))
-    qn = qf / np.linalg.norm(qf, axis=1, keepdims=True)
-    gn = gf / np.linalg.norm(gf, axis=1, keepdims=True)
-    dist = 1.0 - qn.astype(np.float64) @ gn.T.astype(np.float64)
-    for n, p in copies:
-        dist[:, n] = dist[:, p]
-    # the tie rule of the docs: among equal scores the positive comes first
-    dist += 1e-12 * (g_pids[None, :] != q_pids[:, None])
-    data = (qf, gf, q_pids, g_pids, q_camids, g_camids)
-    ref = reference_metrics(*data, dist=dist)
+def quantised_set(seed=40, nq=200, ng=1500, nids=40, dim=6):
+    """Integer-valued features in 6 dimensions: tens of thousands of exactly tied distances."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((nids, dim))
+    q_pids, g_pids = rng.integers(0, nids, nq), rng.integers(0, nids, ng)
+    qf = np.round(centres[q_pids] + rng.standard_normal((nq, dim))).astype(np.float32)
+    gf = np.round(centres[g_pids] + rng.standard_normal((ng, dim))).astype(np.float32)
+    return qf, gf, q_pids, g_pids, rng.integers(0, 4, nq), rng.integers(0, 4, ng)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_tie_heavy_quantised_features_equal_the_stable_argsort(metric):
+    # equal distances go by gallery index, in both engines, exactly (to 1e-9) as a stable argsort
+    data = quantised_set()
+    ref = reference_metrics(*data, metric=metric)
+    results = []
     for engine in ("fp32", "bf16"):
-        assert_same(evaluate(*data, engine=engine), ref)
+        stats = {}
+        with pytest.warns(UserWarning, match="have exactly the distance of one of the query's positives"):
+            res = evaluate(*data, metric=metric, engine=engine, stats=stats)
+        assert_same(res, ref)
+        assert res["num_tied_pairs"] >= 30_000 and stats["ties"] == res["num_tied_pairs"]
+        results.append(res)
+    assert results[0]["mAP"] == results[1]["mAP"] and results[0]["mINP"] == results[1]["mINP"]
+    # the order of equal distances matters here: reversing the gallery changes the numbers
+    rev = data[:1] + (data[1][::-1],) + data[2:3] + (data[3][::-1],) + data[4:5] + (data[5][::-1],)
+    with pytest.warns(UserWarning):
+        assert abs(evaluate(*rev, metric=metric)["mAP"] - ref["mAP"]) > 1e-4
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_collapsed_features_score_by_gallery_order_not_100(metric, value):
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(14, nq=60, ng=500)
+    qf, gf = np.full_like(qf, value), np.full_like(gf, value)
+    ref = reference_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, metric=metric)
+    for engine in ("fp32", "bf16"):
+        with pytest.warns(UserWarning, match="Most distances tie: the features have probably collapsed"):
+            res = evaluate(qf, gf, q_pids, g_pids, q_camids, g_camids, metric=metric, engine=engine)
+        assert_same(res, ref)
+        assert res["mAP"] < 0.2 and res["num_tied_pairs"] == res["num_negative_pairs"]
+
+
+def test_near_ties_below_fp32_resolution_follow_float64():
+    # negatives 1e-9 away from a positive: fp32 cannot order them, the reference can
+    qf, gf, q_pids, g_pids, q_camids, g_camids = random_set(15, nq=30, ng=300, dim=64)
+    gf = gf.astype(np.float64)
+    rng = np.random.default_rng(15)
+    for i in range(30):
+        p = np.flatnonzero((g_pids == q_pids[i]) & (g_camids != q_camids[i]))
+        n = np.flatnonzero(g_pids != q_pids[i])[i]
+        if len(p):
+            gf[n] = gf[p[0]] * (1 + rng.choice([-1, 1]) * 2.0 ** -23)   # one fp32 ulp apart
+    gf = gf.astype(np.float32)
+    data = (qf, gf, q_pids, g_pids, q_camids, g_camids)
+    for metric in ("cosine", "euclidean"):
+        ref = reference_metrics(*data, metric=metric)
+        for engine in ("fp32", "bf16"):
+            stats = {}
+            assert_same(evaluate(*data, metric=metric, engine=engine, stats=stats), ref)
+            assert stats["exact"] > 0
 
 
 def test_branch_free_count_below_matches_searchsorted():

@@ -104,3 +104,16 @@ def test_annotations_with_float_ids_or_repeated_images(tmp_path, items, message)
 def test_clean_annotations_still_read(tmp_path):
     assert read_annotations(write_annotations(tmp_path, [("a.jpg", 0), ("b.jpg", 0), ("c.jpg", 5)])) == [
         ("a.jpg", 0), ("b.jpg", 0), ("c.jpg", 5)]
+
+
+def test_constant_features_file_scores_the_stable_argsort_not_100(tmp_path):
+    from test_evaluation import reference_metrics
+    d = arrays_of(random_set(34, nq=40, ng=300))
+    d["qf"], d["gf"] = np.ones_like(d["qf"]), np.ones_like(d["gf"])
+    ref = reference_metrics(**d)
+    with pytest.warns(UserWarning, match="Most distances tie"):
+        assert tool_main("--features", save(tmp_path / "const.npz", **d), "--out", tmp_path / "out") == 0
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["mAP"] == pytest.approx(ref["mAP"], abs=1e-9) and res["rank1"] == pytest.approx(ref["cmc"][0], abs=1e-9)
+    assert res["mAP"] < 0.2 and res["num_tied_pairs"] == res["num_negative_pairs"] > 0
+    assert "gallery index" in res["tie_rule"]

@@ -10,8 +10,11 @@ Examples:
   reidzoo evaluate --features feats.npz --out runs/eval_feats --metric euclidean
 
 Protocol: gallery images of the query's person taken by the query's camera are ignored; queries
-without a valid match are skipped and counted. --out writes results.json (mAP, rank1/5/10, mINP
-as fractions, CMC, counts), cmc.png and, with images, ranked.png (top-10 per query, green/red).
+without a valid match are skipped and counted; with --features, gallery rows of person id -1
+(Market-1501 junk) are ignored unless --keep-junk. Distances are exact float64, and equal distances
+are ordered by gallery index (never in the model's favour); a warning says when many tie.
+--out writes results.json (mAP, rank1/5/10, mINP as fractions, CMC, counts, the tie and junk
+rules), cmc.png and, with images, ranked.png (top-10 per query, green/red).
 """
 from __future__ import annotations
 

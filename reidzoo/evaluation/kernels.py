@@ -4,13 +4,17 @@ The bf16 similarity pass leaves, per (gallery item, query) pair, a bf16 bit patt
 below visits each pattern once, skips the ones whose sign bit is set (the item cannot reach the
 query's weakest positive), and for the rest finds how many of the query's positives the item
 beats: from the bf16 value and its error bound when that is unambiguous, otherwise from an fp32
-dot product of the original features. It runs on a range of gallery rows, so that a gallery row
-read for re-scoring is reused for every query of the block while it sits in cache.
+dot product of the original features and its bound, and where even that leaves a positive in
+doubt, from the reference distance and the tie rule (`exact.py`). It runs on a range of gallery
+rows, so that a gallery row read for re-scoring is reused for every query of the block while it
+sits in cache.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .exact import count_beaten, count_many, distance64, norms64, pair_distances, ties_at
 
 _ALL_SIGNS = np.uint64(0x8000800080008000)   # the sign bits of the four int16 lanes of a word
 
@@ -22,14 +26,6 @@ def dot32(a: np.ndarray, b: np.ndarray) -> float:
     for k in range(a.shape[0]):
         s += a[k] * b[k]
     return s
-
-
-@njit(nogil=True, cache=True)
-def pair_scores(qf, gf, qi, gi, q_scale, g_scale, w, out):
-    """out[n] = fp32(qf[qi[n]] . gf[gi[n]]) * q_scale[qi[n]] * g_scale[gi[n]] - w[gi[n]]."""
-    for n in range(qi.shape[0]):
-        a, b = qi[n], gi[n]
-        out[n] = np.float64(dot32(qf[a], gf[b])) * q_scale[a] * g_scale[b] - w[b]
 
 
 @njit(nogil=True, cache=True)
@@ -47,17 +43,23 @@ def _count_below(t_asc, start, m, x):
 
 
 @njit(nogil=True, cache=True)
-def scan_rows(a16, a64, r0, r1, qidx, q_pids, g_pids, c_shift, err_q0, err_qh, err_qd, err_g_p, err_g_s,
-              lut, qf, gf, q_scale, g_scale, w, pos_start, pos_m, t_asc, base, hist):
+def scan_rows(a16, a64, r0, r1, qidx, q_pids, g_pids, c_shift, err_q0, err_qh, err_qd, err_g_p, err_g_s, err_g_w,
+              e2_qm, e2_q0, e2_g, lut, qf, gf, q_scale, g_scale, w, pos_start, pos_m, t_asc, p_key, p_idx, base, hist,
+              metric, rq, rg, rq_norm, rg_norm):
     """Count, for gallery rows r0..r1 of one block, each candidate's place among its query's positives.
 
     a16[i, j] is the bf16 pattern of gallery item i against block query qidx[j] (-1: padding);
-    its value plus c_shift[q] approximates the score, within
-    err_q0[q] + err_qh[q] * err_g_p[i] + err_qd[q] * err_g_s[i] + |value| * 2^-8 * 1.01.
-    hist[base[q] + c] counts negatives that beat exactly c of q's positives. Returns
-    (candidates, re-scored)."""
+    its value plus c_shift[q] approximates the exact score within e1 =
+    err_q0[q] + err_qh[q] * err_g_p[i] + err_qd[q] * err_g_s[i] + err_g_w[i] + |value| * 2^-8 * 1.01.
+    Where that leaves a positive's score t in doubt, the fp32 re-score x is within
+    e2 = e2_qm[q] * err_g_s[i] + e2_q0[q] + e2_g[i]; where that still does, the reference distance
+    (`exact.distance64` of rq[q], rg[i]) places the item by the tie rule among p_key / p_idx.
+    hist[base[q] + c] counts negatives that beat exactly c of q's positives (worst first).
+    Returns (candidates, re-scored, placed by reference distance, tied with a positive)."""
     n_cand = 0
     n_rescored = 0
+    n_exact = 0
+    n_ties = 0
     nw = a64.shape[1]
     for i in range(r0, r1):
         words = a64[i]
@@ -75,17 +77,23 @@ def scan_rows(a16, a64, r0, r1, qidx, q_pids, g_pids, c_shift, err_q0, err_qh, e
                     continue
                 n_cand += 1
                 approx = lut[bits]
-                e = ((err_q0[q] + err_qh[q] * err_g_p[i] + err_qd[q] * err_g_s[i]) * (1.0 + 1e-6)
+                e = ((err_q0[q] + err_qh[q] * err_g_p[i] + err_qd[q] * err_g_s[i] + err_g_w[i]) * (1.0 + 1e-6)
                      + abs(approx) * (2.0 ** -8 * 1.01) + 1e-30)
                 xh = approx + c_shift[q]
                 s, m = pos_start[q], pos_m[q]
                 c = _count_below(t_asc, s, m, xh - e)
-                if c < m and t_asc[s + c] < xh + e:
+                if c < m and t_asc[s + c] <= xh + e:
                     n_rescored += 1
                     x = np.float64(dot32(qf[q], gf[i])) * q_scale[q] * g_scale[i] - w[i]
-                    c = _count_below(t_asc, s, m, x)
+                    e2 = (e2_qm[q] * err_g_s[i] + e2_q0[q] + e2_g[i]) * (1.0 + 1e-6)
+                    c = _count_below(t_asc, s, m, x - e2)
+                    if c < m and t_asc[s + c] <= x + e2:
+                        n_exact += 1
+                        dist = distance64(metric, rq[q], rg[i], rq_norm[q], rg_norm[i])
+                        c = count_beaten(p_key, p_idx, s, m, dist, i)
+                        n_ties += ties_at(p_key, s, m, c, dist)
                 hist[base[q] + c] += 1
-    return n_cand, n_rescored
+    return n_cand, n_rescored, n_exact, n_ties
 
 
 def bf16_value_table() -> np.ndarray:
@@ -101,8 +109,11 @@ def warm_up() -> None:
     f32 = np.zeros((1, 4), np.float32)
     i64 = np.zeros(1, np.int64)
     f64 = np.zeros(1, np.float64)
-    pair_scores(f32, f32, i64, i64, f64, f64, f64, np.empty(1))
+    ones = np.ones(1)
+    pair_distances(0, f32, f32, i64, i64, ones, ones)
+    norms64(f32)
+    count_many(f64, i64, i64, np.ones(1, np.int64), i64, f64, i64, np.zeros(1, np.int64))
     a16 = np.full((1, 4), -1, np.int16)
-    scan_rows(a16, a16.view(np.uint64), 0, 1, np.full(4, -1, np.int64), i64, i64, f64, f64, f64, f64, f64, f64,
-              bf16_value_table(), f32, f32, f64, f64, f64, i64, np.ones(1, np.int64), f64, i64,
-              np.zeros(2, np.int64))
+    scan_rows(a16, a16.view(np.uint64), 0, 1, np.full(4, -1, np.int64), i64, i64, f64, f64, f64, f64, f64, f64, f64,
+              f64, f64, f64, bf16_value_table(), f32, f32, f64, f64, f64, i64, np.ones(1, np.int64), f64, f64, i64, i64,
+              np.zeros(2, np.int64), 0, f32, f32, ones, ones)

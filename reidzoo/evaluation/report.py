@@ -15,6 +15,8 @@ import numpy as np
 from ..atomic import atomic_path, atomic_write_text
 from .evaluate import evaluate
 from .features_file import JUNK_RULE
+
+TIE_RULE = "equal float64 distances are ordered by gallery index (a stable argsort); see docs/evaluation.md"
 from .protocol import EvaluationInputError
 
 FEATURE_KEYS = ("qf", "gf", "q_pids", "g_pids", "q_camids", "g_camids")
@@ -91,6 +93,8 @@ def write_results(out_dir: str, res: dict, **meta) -> str:
     doc = {k: res[k] for k in ("mAP", "rank1", "rank5", "rank10", "mINP", "num_valid_queries",
                                "num_skipped_queries")}
     doc["cmc"] = [float(x) for x in res["cmc"]]
+    doc["tie_rule"] = TIE_RULE
+    doc.update({k: res[k] for k in ("num_tied_pairs", "num_negative_pairs") if k in res})
     doc.update(meta)
     path = os.path.join(out_dir, "results.json")
     atomic_write_text(path, json.dumps(doc, indent=2) + "\n")

@@ -1,9 +1,10 @@
 """k-reciprocal re-ranking (Zhong et al., CVPR 2017) in sparse form, plus the dense textbook form.
 
-Both work on the pooled set X = [queries; gallery] (N items) with the original distance D
-(squared Euclidean; for cosine, 1 - cos, which is the same up to the factor 2 removed below):
+Both work on the pooled set X = [queries; gallery] (N items) with the original distance D, the
+reference distance of `exact.py` (squared Euclidean, or 1 - cos):
 
-1. D is divided row-wise by the row maximum; R(i) is i's neighbour list by D (i itself first).
+1. D is divided row-wise by the row maximum; R(i) is i's neighbour list by D, equal distances in
+   index order (a stable argsort).
 2. k-reciprocal set K(i) = {j in R(i)[:k1+1] : i in R(j)[:k1+1]}; for each c in K(i) whose own
    half set K'(c) (k = round(k1/2)) shares more than 2/3 of its members with K(i), K'(c) joins K(i).
 3. V[i, j] = exp(-D[i, j]) normalised over the expanded K(i); V is averaged over R(i)[:k2].
@@ -11,7 +12,8 @@ Both work on the pooled set X = [queries; gallery] (N items) with the original d
 5. final = (1 - lambda) * jaccard + lambda * D.
 
 The dense form needs N x N matrices (35 GB at MSMT17). The sparse form only needs each item's
-k1+1 nearest neighbours (FAISS) and its farthest distance (FAISS on negated vectors): V has about
+k1+1 nearest neighbours and its farthest distance (`rerank_neighbours.py`: FAISS proposes, the
+reference distances decide, so the lists equal the dense form's even at near-ties): V has about
 N x 30 entries, and a query-gallery pair can only have m > 0 when their V rows share a column,
 so the final distance is "(1 - lambda) + lambda * D" plus a sparse correction.
 """
@@ -24,8 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .ranking import exact_scores
-from .retrieval import flat_index
+from .exact import Reference
+from .rerank_neighbours import exact_neighbours, farthest
 
 DEFAULTS = dict(k1=20, k2=6, lambda_value=0.3)
 
@@ -34,13 +36,9 @@ def _pooled(q: torch.Tensor, g: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(torch.cat([q, g]).numpy(), dtype=np.float32)
 
 
-def _distance_rows(x: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarray:
-    """Full original-distance rows of the pooled set (dense reference only)."""
-    x64 = x.astype(np.float64)
-    if metric == "cosine":
-        return 1.0 - x64[rows] @ x64.T
-    sq = (x64 ** 2).sum(1)
-    return np.maximum(sq[rows, None] + sq[None] - 2.0 * x64[rows] @ x64.T, 0.0)
+def pooled_reference(x: np.ndarray, metric: str) -> Reference:
+    """Reference distances among the pooled items (already unit rows / centred, so no centre)."""
+    return Reference.build(x, x, metric, np.zeros(x.shape[1], np.float32)).finish()
 
 
 def _reciprocal_sets(R: np.ndarray, k: int):
@@ -81,18 +79,11 @@ def _expanded_sets(R: np.ndarray, k1: int):
     return key // n, key % n
 
 
-def _sparse_v(R: np.ndarray, rowmax: np.ndarray, x: torch.Tensor, metric: str, k1: int, k2: int,
-              ) -> torch.Tensor:
+def _sparse_v(R: np.ndarray, rowmax: np.ndarray, ref: Reference, k1: int, k2: int) -> torch.Tensor:
     """The query-expanded V as a sparse (N x N) COO tensor."""
     n = len(R)
     vi, vj = _expanded_sets(R, k1)
-    xt = x
-    w = np.zeros(len(x))
-    if metric == "cosine":
-        d = 1.0 - exact_scores(xt, xt, w, vi, vj)
-    else:
-        sq = (x.numpy().astype(np.float64) ** 2).sum(1)
-        d = np.maximum(sq[vi] + sq[vj] - 2.0 * exact_scores(xt, xt, w, vi, vj), 0.0)
+    d = ref.distances(vi, vj)
     ew = np.exp(-d / rowmax[vi])
     ew /= np.bincount(vi, weights=ew, minlength=n)[vi]
     V = torch.sparse_coo_tensor(torch.from_numpy(np.stack([vi, vj])), torch.from_numpy(ew), (n, n),
@@ -146,34 +137,6 @@ def _jaccard_overlap(V: torch.Tensor, nq: int, chunk_cols: int = 4096, progress:
     return uk // (n - nq), uk % (n - nq), m
 
 
-def neighbours(x: np.ndarray, k: int, metric: str):
-    """(R, rowmax): each pooled item's k nearest (itself first) and its largest original distance."""
-    if metric == "cosine":
-        index = flat_index(x, "ip")
-        _, R = index.search(x, k)
-        far, _ = index.search(-x, 1)                 # max of -cos = -(min cos)
-        rowmax = 1.0 + far[:, 0].astype(np.float64)
-    else:
-        index = flat_index(x, "l2")
-        _, R = index.search(x, k)
-        sq = np.square(x.astype(np.float64)).sum(1)
-        # farthest point: max_j |x_j|^2 - 2 x.x_j, an inner product search with augmented vectors
-        db = np.hstack([x, sq.astype(np.float32)[:, None]])
-        qv = np.hstack([-2.0 * x, np.ones((len(x), 1), np.float32)])
-        far, _ = flat_index(db, "ip").search(np.ascontiguousarray(qv, dtype=np.float32), 1)
-        rowmax = np.maximum(sq + far[:, 0], 1e-12)
-    # self first even when a duplicate ties with it
-    n = len(x)
-    self_pos = R == np.arange(n)[:, None]
-    has_self = self_pos.any(1)
-    fixed = np.where(has_self[:, None], R, np.concatenate([np.arange(n)[:, None], R[:, :-1]], 1))
-    rows = np.flatnonzero(has_self & ~self_pos[:, 0])
-    for i in rows:                                   # rare: move i to the front
-        r = fixed[i][fixed[i] != i]
-        fixed[i] = np.concatenate([[i], r])[:k]
-    return fixed, rowmax
-
-
 def rerank_block_scores(q: torch.Tensor, g: torch.Tensor, metric: str = "cosine", k1: int = 20, k2: int = 6,
                         lambda_value: float = 0.3, progress: bool = False) -> Callable[[int, int], torch.Tensor]:
     """A ``block_scores(a, b)`` function giving -final_distance of queries a..b against the gallery."""
@@ -184,21 +147,28 @@ def rerank_block_scores(q: torch.Tensor, g: torch.Tensor, metric: str = "cosine"
         raise ValueError(f"lambda_value must be in [0, 1], got {lambda_value}")
     nq, ng = len(q), len(g)
     x = _pooled(q, g)
+    ref = pooled_reference(x, metric)
     k = min(len(x), k1 + 1)
-    R, rowmax = neighbours(x, max(k, k2), metric)
-    V = _sparse_v(R, rowmax, torch.from_numpy(x), metric, min(k1, len(x) - 1), k2)
+    R = exact_neighbours(x, ref, max(k, k2))
+    rowmax = farthest(x, ref)
+    V = _sparse_v(R, rowmax, ref, min(k1, len(x) - 1), k2)
     mi, mj, m = _jaccard_overlap(V, nq, progress=progress)
     corr = (1.0 - lambda_value) * m / (2.0 - m)       # final = (1-l) + l*D - corr
     row_start = np.searchsorted(mi, np.arange(nq + 1))
     qmax = torch.from_numpy(rowmax[:nq])
-    sq_g = g.double().pow(2).sum(1)
+    q64, g64 = q.double(), g.double()
+    if metric == "cosine":
+        # the reference cosine distance, up to float64 rounding: 1 - q.g / (|q| |g|)
+        inv_q = torch.from_numpy(1.0 / ref.q_norm[:nq])
+        inv_g = torch.from_numpy(1.0 / ref.q_norm[nq:])
+    sq_g = g64.pow(2).sum(1)
 
     def block_scores(a: int, b: int) -> torch.Tensor:
-        s = (q[a:b].double() @ g.double().T)
+        s = q64[a:b] @ g64.T
         if metric == "cosine":
-            D = 1.0 - s
+            D = 1.0 - s * inv_q[a:b, None] * inv_g[None]
         else:
-            D = (q[a:b].double().pow(2).sum(1, keepdim=True) + sq_g[None] - 2.0 * s).clamp_min(0.0)
+            D = (q64[a:b].pow(2).sum(1, keepdim=True) + sq_g[None] - 2.0 * s).clamp_min(0.0)
         out = -((1.0 - lambda_value) + lambda_value * D / qmax[a:b, None])
         lo, hi = row_start[a], row_start[b]
         out[torch.from_numpy(mi[lo:hi] - a), torch.from_numpy(mj[lo:hi])] += torch.from_numpy(corr[lo:hi])
@@ -214,9 +184,10 @@ def rerank_dense(qf: np.ndarray, gf: np.ndarray, metric: str = "cosine", k1: int
     q, g, _ = prepare_features(qf, gf, metric)
     x = _pooled(q, g)
     n, nq = len(x), len(q)
-    D = _distance_rows(x, np.arange(n), metric)
-    D = D / D.max(axis=1, keepdims=True)
-    R = np.argsort(D, axis=1, kind="stable")
+    ref = pooled_reference(x, metric)
+    D = ref.distances(np.repeat(np.arange(n), n), np.tile(np.arange(n), n)).reshape(n, n)
+    R = np.argsort(D, axis=1, kind="stable")          # equal distances in index order
+    D = D / np.maximum(D.max(axis=1, keepdims=True), 1e-12)
     half = int(np.around(k1 / 2.0))
     V = np.zeros((n, n))
 
