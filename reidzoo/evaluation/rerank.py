@@ -224,9 +224,11 @@ def jaccard_distance(features: np.ndarray, k1: int = 20, k2: int = 6, metric: st
     from scipy import sparse
     from .ranking import prepare_features
     x, _, _ = prepare_features(features, features[:1], metric)
+    x = np.ascontiguousarray(x.numpy())
     n = len(x)
-    R, rowmax = neighbours(np.ascontiguousarray(x.numpy()), max(min(n, k1 + 1), min(n, k2)), metric)
-    V = _sparse_v(R, rowmax, x, metric, min(k1, n - 1), min(k2, n))
+    ref = pooled_reference(x, metric)
+    R = exact_neighbours(x, ref, max(min(n, k1 + 1), min(n, k2)))
+    V = _sparse_v(R, farthest(x, ref), ref, min(k1, n - 1), min(k2, n))
     # the query/gallery overlap with V as both halves gives every pair of the one set
     Vi = V.indices()
     both = torch.sparse_coo_tensor(torch.cat([Vi, Vi + torch.tensor([[n], [0]])], 1), torch.cat([V.values()] * 2),
