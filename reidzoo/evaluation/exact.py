@@ -34,87 +34,59 @@ _U64 = 2.0 ** -53
 COSINE, EUCLIDEAN = 0, 1
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _term(x, y, squared_difference: bool) -> float:
+    if squared_difference:
+        t = np.float64(x) - np.float64(y)
+        return t * t
+    return np.float64(x) * np.float64(y)
+
+
 @njit(nogil=True, cache=True)
-def dot64(a: np.ndarray, b: np.ndarray) -> float:
-    """sum a_k b_k in float64, in the fixed order of the module docstring."""
+def _lane_sum(a: np.ndarray, b: np.ndarray, squared_difference: bool) -> float:
+    """sum of _term(a_k, b_k) in float64, in the fixed order of the module docstring."""
     n = a.shape[0]
+    sd = squared_difference
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     k = 0
     while k + 8 <= n:
-        s0 += np.float64(a[k]) * np.float64(b[k])
-        s1 += np.float64(a[k + 1]) * np.float64(b[k + 1])
-        s2 += np.float64(a[k + 2]) * np.float64(b[k + 2])
-        s3 += np.float64(a[k + 3]) * np.float64(b[k + 3])
-        s4 += np.float64(a[k + 4]) * np.float64(b[k + 4])
-        s5 += np.float64(a[k + 5]) * np.float64(b[k + 5])
-        s6 += np.float64(a[k + 6]) * np.float64(b[k + 6])
-        s7 += np.float64(a[k + 7]) * np.float64(b[k + 7])
+        s0 += _term(a[k], b[k], sd)
+        s1 += _term(a[k + 1], b[k + 1], sd)
+        s2 += _term(a[k + 2], b[k + 2], sd)
+        s3 += _term(a[k + 3], b[k + 3], sd)
+        s4 += _term(a[k + 4], b[k + 4], sd)
+        s5 += _term(a[k + 5], b[k + 5], sd)
+        s6 += _term(a[k + 6], b[k + 6], sd)
+        s7 += _term(a[k + 7], b[k + 7], sd)
         k += 8
-    r = n - k
+    r = n - k          # the tail goes to the first lanes, in order
     if r > 0:
-        s0 += np.float64(a[k]) * np.float64(b[k])
+        s0 += _term(a[k], b[k], sd)
     if r > 1:
-        s1 += np.float64(a[k + 1]) * np.float64(b[k + 1])
+        s1 += _term(a[k + 1], b[k + 1], sd)
     if r > 2:
-        s2 += np.float64(a[k + 2]) * np.float64(b[k + 2])
+        s2 += _term(a[k + 2], b[k + 2], sd)
     if r > 3:
-        s3 += np.float64(a[k + 3]) * np.float64(b[k + 3])
+        s3 += _term(a[k + 3], b[k + 3], sd)
     if r > 4:
-        s4 += np.float64(a[k + 4]) * np.float64(b[k + 4])
+        s4 += _term(a[k + 4], b[k + 4], sd)
     if r > 5:
-        s5 += np.float64(a[k + 5]) * np.float64(b[k + 5])
+        s5 += _term(a[k + 5], b[k + 5], sd)
     if r > 6:
-        s6 += np.float64(a[k + 6]) * np.float64(b[k + 6])
+        s6 += _term(a[k + 6], b[k + 6], sd)
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(nogil=True, cache=True)
+def dot64(a: np.ndarray, b: np.ndarray) -> float:
+    """sum a_k b_k in float64, in the fixed order of the module docstring."""
+    return _lane_sum(a, b, False)
 
 
 @njit(nogil=True, cache=True)
 def sqdist64(a: np.ndarray, b: np.ndarray) -> float:
     """sum (a_k - b_k)^2 in float64, in the fixed order of the module docstring."""
-    n = a.shape[0]
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    k = 0
-    while k + 8 <= n:
-        d0 = np.float64(a[k]) - np.float64(b[k])
-        d1 = np.float64(a[k + 1]) - np.float64(b[k + 1])
-        d2 = np.float64(a[k + 2]) - np.float64(b[k + 2])
-        d3 = np.float64(a[k + 3]) - np.float64(b[k + 3])
-        d4 = np.float64(a[k + 4]) - np.float64(b[k + 4])
-        d5 = np.float64(a[k + 5]) - np.float64(b[k + 5])
-        d6 = np.float64(a[k + 6]) - np.float64(b[k + 6])
-        d7 = np.float64(a[k + 7]) - np.float64(b[k + 7])
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-        s4 += d4 * d4
-        s5 += d5 * d5
-        s6 += d6 * d6
-        s7 += d7 * d7
-        k += 8
-    r = n - k
-    if r > 0:
-        d0 = np.float64(a[k]) - np.float64(b[k])
-        s0 += d0 * d0
-    if r > 1:
-        d1 = np.float64(a[k + 1]) - np.float64(b[k + 1])
-        s1 += d1 * d1
-    if r > 2:
-        d2 = np.float64(a[k + 2]) - np.float64(b[k + 2])
-        s2 += d2 * d2
-    if r > 3:
-        d3 = np.float64(a[k + 3]) - np.float64(b[k + 3])
-        s3 += d3 * d3
-    if r > 4:
-        d4 = np.float64(a[k + 4]) - np.float64(b[k + 4])
-        s4 += d4 * d4
-    if r > 5:
-        d5 = np.float64(a[k + 5]) - np.float64(b[k + 5])
-        s5 += d5 * d5
-    if r > 6:
-        d6 = np.float64(a[k + 6]) - np.float64(b[k + 6])
-        s6 += d6 * d6
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    return _lane_sum(a, b, True)
 
 
 @njit(nogil=True, cache=True)
