@@ -303,8 +303,39 @@ def results_markdown(report: Dict[str, Any]) -> str:
             lines.append(f"| {seed} | {name} | {q['images']} | {q['identities']} | "
                          f"{q.get('cross_video_identities', '?')} | {q['true_identities']} | "
                          f"{q['pair_precision']:.3f} | {q['pair_recall']:.3f} |")
-    lines += ["", f"Total wall time: {report['wall_s']:.0f} s."]
+    diffs = paired_differences(report["runs"])
+    if diffs:
+        lines += ["", "Paired differences (the same seed's world and benchmark; mAP points, mean ± std over seeds, "
+                  "then the per-seed values):", "",
+                  "| comparison | frozen mAP | fine-tuned mAP |", "|---|---|---|"]
+        for name, d in diffs.items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{d[st]['mean']:+.1f} ± {d[st]['std']:.1f} ({', '.join(f'{v:+.1f}' for v in d[st]['values'])})"
+                for st in ("frozen", "finetuned")) + " |")
+    stage_s = sum(r["wall_s"] for r in report["runs"]) + sum(
+        sum(p.get("timings", {}).values()) for p in report["seeds"].values())
+    lines += ["", f"Wall time of this invocation: {report['wall_s']:.0f} s; stage times summed over every run and "
+                  f"seed (whenever they ran): {stage_s:.0f} s."]
     return "\n".join(lines) + "\n"
+
+
+PAIRS = (("cion", "none"), ("instance", "none"), ("tracklet", "none"), ("cion", "tracklet"), ("cion", "instance"))
+
+
+def paired_differences(runs: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Per-seed mAP differences (points) between variants run on the same seed: seed noise cancels in them."""
+    by = {(r["variant"], r["seed"]): r for r in runs}
+    out = {}
+    for a, b in PAIRS:
+        seeds = sorted(s for (v, s) in by if v == a and (b, s) in by)
+        if not seeds:
+            continue
+        out[f"{a} − {b}"] = {}
+        for st in ("frozen", "finetuned"):
+            x = [100 * (by[(a, s)][st]["mAP"] - by[(b, s)][st]["mAP"]) for s in seeds]
+            out[f"{a} − {b}"][st] = {"mean": float(np.mean(x)), "std": float(np.std(x, ddof=1)) if len(x) > 1 else 0.0,
+                                      "values": x, "seeds": seeds}
+    return out
 
 
 def plot_results(agg: Dict[str, Dict[str, Any]], path: Path) -> Path:
@@ -384,7 +415,8 @@ def run_experiment(cfg: ExperimentConfig, on_run: Optional[Callable[[Dict[str, A
             if on_run:
                 on_run(r)
     report = {"config": {**asdict(replace(cfg, progress=False)), "budget_sizes": budget},
-              "runs": runs, "aggregate": aggregate(runs, cfg.variants), "seeds": seeds_info,
+              "runs": runs, "aggregate": aggregate(runs, cfg.variants), "paired": paired_differences(runs),
+              "seeds": seeds_info,
               "wall_s": round(time.time() - t0, 1)}
     write_json(work / "results.json", report)
     _write_text(work / "results.md", results_markdown(report))

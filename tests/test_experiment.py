@@ -84,3 +84,15 @@ def test_bad_input_says_what_to_do(work, capsys):
     with pytest.raises(SystemExit):
         experiment_cli(["--help"])
     assert "equal compute" in capsys.readouterr().out
+
+
+def test_paired_differences_cancel_seed_noise():
+    from cion.experiment import paired_differences
+    runs = [{"variant": v, "seed": s, "frozen": {"mAP": base + gain}, "finetuned": {"mAP": base + 2 * gain}}
+            for s, base in ((0, 0.10), (1, 0.30), (2, 0.20))
+            for v, gain in (("none", 0.0), ("cion", 0.02 + 0.01 * s), ("tracklet", 0.02))]
+    d = paired_differences(runs)
+    assert d["cion − none"]["frozen"]["values"] == pytest.approx([2.0, 3.0, 4.0])
+    assert d["cion − none"]["frozen"]["mean"] == pytest.approx(3.0) and d["cion − none"]["frozen"]["std"] == pytest.approx(1.0)
+    assert d["cion − none"]["finetuned"]["mean"] == pytest.approx(6.0)
+    assert "instance − none" not in d   # no instance runs: no pair
