@@ -2,15 +2,18 @@
 
 Stages (each prints its progress and wall time; each output stays on disk under --work, and a
 re-run skips the stages whose output exists):
-  1. synthetic world: surveillance-like videos with ground truth + a Market-1501-format benchmark
-     (different people, so the benchmark measures transfer)
-  2. mine person tracklets from the videos (HOG detector + ByteTrack)
+  1. synthetic world: 60 surveillance-like videos of 200 people with ground truth + a
+     Market-1501-format benchmark of 80 other people (so the benchmark measures transfer)
+  2. mine person tracklets from the videos (the world's ground-truth boxes + ByteTrack; a real
+     --video is mined with the HOG detector)
   3. denoise the tracklets into cross-video identities (CION's three levels) -> CION-AL annotations
-  4. CION pre-training (identity-guided self-distillation) of a small backbone, export its teacher
-  5. fine-tune the exported backbone on the benchmark's train split
-  6. evaluate random / pre-trained / fine-tuned features on the test split
-  7. write WORK/report.md with the numbers and PNGs (tracklet mosaic, denoising histograms,
-     loss curves, CMC curve, ranked results)
+  4. CION pre-training of resnet18 in the CPU regime that learns (docs/pretrain.md), export its teacher
+  5. fine-tune the exported backbone on the benchmark's train split (last epoch reported)
+  6. evaluate random / pre-trained / fine-tuned features on the test split, all under the same
+     BatchNorm rule and input size (64x32)
+  7. write WORK/report.md and WORK/results.json with the numbers, whether pre-training beat random
+     init, and PNGs (tracklet mosaic, denoising histograms, loss + collapse diagnostics, CMC curve,
+     ranked results)
 
 Examples:
   cion quickstart                                       # = make demo
@@ -30,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `cion quickstart`."""
     p.add_argument("--work", default="runs/quickstart", help="output folder (default ./runs/quickstart)")
     p.add_argument("--seed", type=int, default=0, help="world and training seed")
-    p.add_argument("--model", help="zoo backbone to pre-train and fine-tune (default: the preset's, ghostnet_1_0)")
+    p.add_argument("--model", help="zoo backbone to pre-train and fine-tune (default: the preset's, resnet18)")
     p.add_argument("--video", help="also mine this real video (e.g. vtest.avi) and show its tracklets")
     p.add_argument("--video-seconds", type=float, default=20.0, help="how much of --video to mine (default 20 s)")
     p.add_argument("--preset", default="quickstart",
