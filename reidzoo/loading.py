@@ -76,18 +76,21 @@ def load_weights_into(model: torch.nn.Module, name: str, weights: PathLike) -> t
 
 
 def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained: bool = True,
-         device: Union[str, torch.device] = "cpu", revision: Optional[str] = None) -> torch.nn.Module:
+         device: Union[str, torch.device] = "cpu", revision: Optional[str] = None,
+         **overrides: Any) -> torch.nn.Module:
     """An eval-mode zoo backbone mapping (N,3,256,128) to (N,D), with `.transform` for preprocessing.
 
     `name_or_path` is a zoo name (weights from `weights=`, else the Hub / cache when
-    `pretrained`, else random), a hub folder, or a ReIDZoo release `.pth`.
+    `pretrained`, else random), a hub folder, or a ReIDZoo release `.pth`. `overrides` are
+    constructor keywords for `create_model` that leave the weights' shapes alone (e.g.
+    `drop_path_rate` for fine-tuning).
     """
     src = str(name_or_path)
     p = Path(src)
     if p.exists() and p.is_dir():
         cfg, _ = read_hub_folder(p)
         name = _name_from_hub_config(cfg, p)
-        return _finish(load_weights_into(create_model(name), name, p), device, cfg)
+        return _finish(load_weights_into(create_model(name, **overrides), name, p), device, cfg)
     if p.suffix in (".pth", ".pt", ".ckpt") or p.is_file():
         if not p.exists():
             raise FileNotFoundError(f"checkpoint {p} does not exist")
@@ -98,11 +101,11 @@ def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained:
             raise CheckpointError(f"{p} does not say which zoo model it holds (no args.arch); "
                                   f"call reidzoo.load(NAME, weights='{p}')")
         get_spec(name)
-        model = create_model(name)
+        model = create_model(name, **overrides)
         load_release_into(model, get_spec(name), backbone, str(p))
         return _finish(model, device)
     name = src
-    model = create_model(name)  # raises UnknownModelError with suggestions
+    model = create_model(name, **overrides)  # raises UnknownModelError with suggestions
     if weights is not None:
         load_weights_into(model, name, weights)
     elif pretrained:

@@ -121,8 +121,24 @@ def build_transform(model_or_cfg: Union[torch.nn.Module, Mapping[str, Any], Prep
     return T.Compose([to_chw_tensor, Resize(prep), Normalize(prep)])
 
 
+ERASING_FILLS = ("mean", "black", "noise")
+
+
+def random_erasing(p: float, fill: str, prep: Preprocessing) -> Any:
+    """Random erasing of a normalised image: fill 0 (the mean colour), black, or timm's per-pixel noise."""
+    if fill == "mean":
+        return T.RandomErasing(p=p, value=0)
+    if fill == "black":  # pixel 0 before normalisation (fastreid's erasing with mean 0)
+        return T.RandomErasing(p=p, value=[-m / s for m, s in zip(prep.mean, prep.std)])
+    if fill == "noise":
+        # the release's (TransReID): timm's RandomErasing, one region, normal noise per pixel
+        from timm.data.random_erasing import RandomErasing
+        return RandomErasing(probability=p, mode="pixel", max_count=1, device="cpu")
+    raise ValueError(f"erasing fill must be one of {', '.join(ERASING_FILLS)}, got {fill!r}")
+
+
 def train_transform(model_or_cfg: Union[torch.nn.Module, Mapping[str, Any], Preprocessing, None] = None,
-                    pad: int = 10, flip: float = 0.5, erasing: float = 0.5) -> T.Compose:
+                    pad: int = 10, flip: float = 0.5, erasing: float = 0.5, erasing_fill: str = "mean") -> T.Compose:
     """Training augmentation: the eval resize, then flip, pad-and-crop, normalise, random erasing."""
     prep = Preprocessing.of(model_or_cfg)
     ops = [to_chw_tensor, Resize(prep)]
@@ -132,5 +148,5 @@ def train_transform(model_or_cfg: Union[torch.nn.Module, Mapping[str, Any], Prep
         ops += [T.Pad(pad, padding_mode="constant"), T.RandomCrop(prep.size)]
     ops.append(Normalize(prep))
     if erasing > 0:
-        ops.append(T.RandomErasing(p=erasing, value=0))
+        ops.append(random_erasing(erasing, erasing_fill, prep))
     return T.Compose(ops)

@@ -6,7 +6,12 @@ evaluates every N epochs with the project's evaluator; keeps last.pth and writes
 epoch's backbone as the hub folder RUN/hub. The printed scores are the last epoch's (never an
 epoch picked by its test mAP).
 
+With `--recipe release` the run takes the public ReIDZoo release's recipe of --model on --dataset
+(market1501 or msmt17; SGD, per-model lr and batch, 120 epochs, soft-margin triplet, ...; see
+docs/finetune.md); any other option or --set still overrides it.
+
 Examples:
+  reidzoo finetune --recipe release --model convnext_tiny --dataset market1501 --device cuda --out runs/rz_cnt
   reidzoo finetune --config configs/finetune/market1501_resnet50_ibn.yaml --out runs/ft_r50
   reidzoo finetune --config configs/finetune/synthetic_smoke.yaml --root runs/synth/market \\
       --init runs/pretrain/export --out runs/ft_synth
@@ -22,11 +27,15 @@ import argparse
 import json
 
 ERRORS = ("reidzoo.finetune:RunDirError", OSError, ValueError, KeyError)
+RECIPES = ("release",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `reidzoo finetune`."""
-    p.add_argument("--config", help="YAML config (see configs/finetune/)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", help="YAML config (see configs/finetune/)")
+    src.add_argument("--recipe", choices=RECIPES,
+                     help="start from the ReIDZoo release's recipe of --model on --dataset (market1501, msmt17)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--model", help="zoo name, overrides the config")
     p.add_argument("--init", help="initial weights: hub folder, release .pth or pre-training export")
@@ -49,11 +58,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Train, export the last epoch to RUN/hub and print its scores."""
-    from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune
+    from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune, release_recipe
     over = dict(model=a.model, init=a.init, dataset=a.dataset, root=a.root, epochs=a.epochs, seed=a.seed,
                 device=a.device, pretrained=True if a.pretrained else None,
                 train_fraction=a.train_fraction, train_ids=a.train_ids)
-    cfg = FinetuneConfig.from_yaml(a.config, a.set, **over)
+    base = None
+    if a.recipe:
+        if not (a.model and a.dataset):
+            raise ValueError("--recipe release needs --model and --dataset (market1501 or msmt17)")
+        base = release_recipe(a.model, a.dataset)
+    cfg = FinetuneConfig.from_yaml(a.config, a.set, base=base, **over)
     res = finetune(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
     if res["history"]:
         export_finetuned(f"{a.out}/last.pth", f"{a.out}/hub", overwrite=True)

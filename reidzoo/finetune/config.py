@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union
 
 from ..config_loader import config_from_dict, config_to_dict, load_config
 
@@ -27,20 +27,37 @@ class FinetuneConfig:
     k: int = 4                           # images per identity
     optimizer: str = "adam"              # adam | sgd
     lr: float = 3.5e-4
+    momentum: float = 0.9                # sgd only
+    nesterov: bool = True                # sgd only (the release's SGD: false)
     classifier_lr_factor: float = 1.0    # the identity classifier's lr = lr x this
+    bias_lr_factor: float = 1.0          # parameters named *bias*: lr x this (the release: 2)
     weight_decay: float = 5e-4
+    weight_decay_bias: Optional[float] = None  # weight decay of the *bias* parameters; None = weight_decay
     warmup_epochs: int = 10
-    schedule: str = "cosine"             # cosine | step
+    warmup_factor: float = 0.1           # the warm-up starts at lr x this and rises linearly
+    schedule: str = "cosine"             # cosine | step | timm_cosine (the release's, see docs/finetune.md)
+    delay_epochs: int = 0                # cosine: hold lr until this epoch (after warm-up), then decay
     steps: Tuple[int, ...] = (40, 55)             # epochs of the x0.1 steps for schedule=step
     min_lr: float = 1e-6
-    label_smoothing: float = 0.1
+    min_lr_factor: Optional[float] = None  # set: the final lr is lr x this instead of min_lr
+    freeze_iters: int = 0                # the backbone stays frozen for the first N iterations
+    label_smoothing: float = 0.1         # 0 = plain cross-entropy
     triplet_margin: Optional[float] = 0.3  # None = soft margin
     triplet_normalize: bool = True       # triplet on L2-normalised features (false: BoT; can kill a ReLU head)
     id_weight: float = 1.0
     triplet_weight: float = 1.0
+    pixel_mean: Optional[Tuple[float, float, float]] = None  # None = the model's (ImageNet) statistics
+    pixel_std: Optional[Tuple[float, float, float]] = None
     flip: float = 0.5
     pad: int = 10
     erasing: float = 0.5
+    erasing_fill: Literal["mean", "black", "noise"] = "mean"  # 0 after / 0 before normalising / timm's noise
+    drop_path: Optional[float] = None    # stochastic depth, for the families that have it (docs/finetune.md)
+    last_stride: Optional[int] = None    # ResNet families; None = the zoo's (1)
+    stride_size: Optional[Tuple[int, int]] = None  # ViT patch stride; the zoo ViTs only take (16, 16)
+    stem_conv: Optional[bool] = None     # ViT conv stem as the release config states it (docs/finetune.md)
+    test_feature: Literal["before", "after"] = "before"  # the feature evaluated: before / after the BN neck
+    test_normalize: bool = True          # L2-normalise test features (cosine ranking)
     eval_every: int = 10
     batch_size_eval: int = 128
     num_workers: int = 2
@@ -51,9 +68,9 @@ class FinetuneConfig:
 
     @classmethod
     def from_yaml(cls, path: Optional[PathLike] = None, overrides: Sequence[str] = (),
-                  **values: Any) -> "FinetuneConfig":
-        """The YAML at `path` (or the defaults), then `values` (None keeps), then `key=value` overrides."""
-        cfg = load_config(cls, path)
+                  base: Optional["FinetuneConfig"] = None, **values: Any) -> "FinetuneConfig":
+        """`base` (or the defaults), the YAML at `path`, then `values` (None keeps), then `key=value` overrides."""
+        cfg = load_config(cls, path, base=base)
         given = {k: v for k, v in values.items() if v is not None}
         cfg = config_from_dict(cls, given, "command line", cfg)
         return load_config(cls, None, overrides, base=cfg)

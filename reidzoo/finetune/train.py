@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -18,8 +17,9 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
 from ..cards import Provenance
+from ..config_loader import config_from_dict
 from ..hub import save_hub_folder
-from ..loading import load, set_input_size
+from ..loading import load
 from .config import FinetuneConfig
 from ..data import build_dataset
 from ..data.base import relabel
@@ -27,23 +27,14 @@ from ..transforms import train_transform
 from .data import PKSampler, TrainSet
 from .fewshot import few_shot_identities
 from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
-from .model import BNNeckModel
+from .model import BNNeckModel, apply_preprocessing, build_backbone
+from .optim import build_optimizer, build_schedule, param_groups
 
 CONFIG_FILE = "finetune_config.json"
 
 
 class RunDirError(RuntimeError):
     """A run directory that holds another run."""
-
-
-def lr_at(cfg: FinetuneConfig, epoch: float) -> float:
-    """Learning rate at a (fractional) epoch: linear warm-up, then cosine to min_lr or steps."""
-    if epoch < cfg.warmup_epochs:
-        return cfg.lr * (0.1 + 0.9 * epoch / max(cfg.warmup_epochs, 1))
-    if cfg.schedule == "step":
-        return cfg.lr * 0.1 ** sum(epoch >= s for s in cfg.steps)
-    t = (epoch - cfg.warmup_epochs) / max(cfg.epochs - cfg.warmup_epochs, 1)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
 def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> None:
@@ -66,18 +57,12 @@ def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite:
     cfg_file.write_text(json.dumps(cfg.to_dict(), indent=2))
 
 
-def build_backbone(cfg: FinetuneConfig) -> torch.nn.Module:
-    """The starting backbone: a hub folder / release / export (`init`), zoo weights, or random."""
-    if cfg.init:
-        return set_input_size(load(cfg.model, weights=cfg.init), cfg.input_size)
-    return set_input_size(load(cfg.model, pretrained=cfg.pretrained), cfg.input_size)
-
-
 def evaluate_backbone(backbone: torch.nn.Module, dataset, cfg: FinetuneConfig, progress: bool = True) -> Dict[str, Any]:
-    """mAP/CMC/mINP of the backbone's features (cosine) on the dataset's query/gallery."""
+    """mAP/CMC/mINP of a model's features on the dataset's query/gallery (cosine when test_normalize)."""
     from ..evaluation import evaluate
     q, g = dataset.query, dataset.gallery
-    kw = dict(batch_size=cfg.batch_size_eval, normalize=True, num_workers=cfg.num_workers, progress=progress)
+    kw = dict(batch_size=cfg.batch_size_eval, normalize=cfg.test_normalize, num_workers=cfg.num_workers,
+              progress=progress)
     qf = extract_features(backbone, [p for p, _, _ in q], desc="query", **kw)
     gf = extract_features(backbone, [p for p, _, _ in g], desc="gallery", **kw)
     if np.ptp(np.concatenate([qf, gf]), axis=0).max() == 0:
@@ -109,23 +94,15 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     train_items = relabel(few_shot_identities(dataset.train, cfg.train_fraction, cfg.train_ids, cfg.seed))
     num_classes = len({pid for _, pid, _ in train_items})
     backbone = build_backbone(cfg)
-    model = BNNeckModel(backbone, num_classes).to(cfg.device)
+    model = BNNeckModel(backbone, num_classes, cfg.test_feature).to(cfg.device)
     # NHWC makes (depthwise) convolution backward several times faster on CPU.
     memory_format = torch.channels_last if prefers_channels_last(backbone) else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    head = [p for p in model.classifier.parameters() if p.requires_grad]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("classifier.")]
-    params = [{"params": body, "lr_factor": 1.0}, {"params": head, "lr_factor": cfg.classifier_lr_factor}]
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
-    else:
-        raise ValueError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
+    opt = build_optimizer(param_groups(model, cfg), cfg)
     id_loss = CrossEntropyLabelSmooth(cfg.label_smoothing)
     tri_loss = BatchHardTripletLoss(cfg.triplet_margin, normalize=cfg.triplet_normalize)
     sampler = PKSampler([x[1] for x in train_items], cfg.p, cfg.k, seed=cfg.seed)
-    augment = train_transform(backbone, flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing)
+    augment = train_transform(backbone, flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing, erasing_fill=cfg.erasing_fill)
     loader = DataLoader(TrainSet(train_items, augment),
                         batch_size=cfg.p * cfg.k, sampler=sampler, num_workers=cfg.num_workers, drop_last=True,
                         persistent_workers=False)
@@ -141,6 +118,8 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     iters = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
     if iters == 0:
         raise ValueError(f"no full P x K batch: lower p ({cfg.p}) or k ({cfg.k}) for {len(train_items)} train images")
+    set_lr = build_schedule(cfg, opt)
+    frozen = list(model.backbone_parameters())
     warned_dead = False
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
     for epoch in range(start_epoch, end_epoch):
@@ -152,8 +131,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
         for it, (x, y) in enumerate(loader):
             if it >= iters:
                 break
-            for gr in opt.param_groups:
-                gr["lr"] = lr_at(cfg, epoch + it / iters) * gr["lr_factor"]
+            set_lr(epoch + it / iters)
             x, y = x.to(cfg.device).contiguous(memory_format=memory_format), y.to(cfg.device)
             feat, logits = model(x)
             li, lt = id_loss(logits, y), tri_loss(feat, y)
@@ -163,6 +141,9 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
                                          f"lower lr ({cfg.lr}); last good checkpoint: {last_path}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if epoch * iters + it < cfg.freeze_iters:
+                for p in frozen:  # a parameter without a gradient is left alone by Adam and SGD alike
+                    p.grad = None
             opt.step()
             seen, n_it = seen + len(x), n_it + 1
             with torch.no_grad():
@@ -184,7 +165,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
                           f"or a lower lr ({cfg.lr}).", RuntimeWarning, stacklevel=2)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             model.eval()
-            res = evaluate_backbone(model.backbone, dataset, cfg, progress=progress)
+            res = evaluate_backbone(model, dataset, cfg, progress=progress)
             rec.update({k_: res[k_] for k_ in ("mAP", "rank1", "rank5", "mINP")})
         history.append(rec)
         log.write(json.dumps(rec) + "\n")
@@ -225,7 +206,9 @@ def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: b
     """Write the fine-tuned backbone of a checkpoint (last.pth) as a hub folder."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = ck["config"]
-    backbone = set_input_size(load(cfg["model"], pretrained=False), cfg.get("input_size"))
+    run_cfg = config_from_dict(FinetuneConfig, cfg, str(checkpoint))
+    # the run's input size and mean/std travel in the folder's config.json
+    backbone = apply_preprocessing(load(cfg["model"], pretrained=False), run_cfg)
     state = {k[len("backbone."):]: v for k, v in ck["model"].items() if k.startswith("backbone.")}
     backbone.load_state_dict(state, strict=True)
     epochs_done = int(ck["epoch"]) + 1
@@ -233,5 +216,9 @@ def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: b
     res = ck.get("metrics") or next((h for h in ck.get("history", [])[::-1] if h.get("epoch") == epochs_done
                                      and "mAP" in h), {})
     metrics = {k: res[k] for k in ("mAP", "rank1", "mINP") if k in res}
+    if run_cfg.test_feature == "after":
+        warnings.warn("the run was evaluated on features after the BN neck; the hub folder holds the backbone, "
+                      "whose features are those before it, so its card records no scores", UserWarning, stacklevel=2)
+        metrics = {}
     return save_hub_folder(backbone, cfg["model"], out_dir, overwrite=overwrite,
                            provenance=Provenance.finetune(cfg, epochs_done, metrics))
