@@ -101,12 +101,15 @@ def _length(images) -> Optional[int]:
         return None
 
 
-def extract_features(model: torch.nn.Module, images: Union[Sequence, DataLoader, torch.Tensor, np.ndarray],
+def extract_features(model: Union[torch.nn.Module, str, os.PathLike], images: Union[Sequence, DataLoader, torch.Tensor, np.ndarray],
                      batch_size: int = 64, normalize: bool = False, num_workers: Optional[int] = None,
                      device: Optional[Union[str, torch.device]] = None, progress: bool = True,
                      return_failed: bool = False, channels_last: Optional[bool] = None,
                      desc: str = "features"):
     """(N, D) float32 embeddings of images (paths, PIL/arrays, a tensor or a DataLoader).
+
+    `model` is a loaded model, or anything `reidzoo.load` takes (a zoo name, a hub folder, an
+    exported `.onnx` file).
 
     Paths, PIL images, uint8 arrays/tensors (one image or an (N,3,H,W) / (N,H,W,3) uint8 batch)
     all go through the model's preprocessing (`reidzoo.transforms`), so the same pixels give the
@@ -115,8 +118,13 @@ def extract_features(model: torch.nn.Module, images: Union[Sequence, DataLoader,
     Images that fail to decode give NaN rows and a warning naming them; with
     `return_failed=True` the call returns `(features, failed_indices)`.
     """
+    if isinstance(model, (str, os.PathLike)):  # a zoo name, hub folder or .onnx file
+        from .loading import load
+        model = load(model)
     if device is None:
-        device = next(model.parameters()).device
+        # a model without parameters (an ONNX session) takes its input on the CPU
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else "cpu"
     if num_workers is None:
         num_workers = min(4, max(0, (os.cpu_count() or 1) - 1))
     if channels_last is None:

@@ -81,12 +81,18 @@ def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained:
     """An eval-mode zoo backbone mapping (N,3,256,128) to (N,D), with `.transform` for preprocessing.
 
     `name_or_path` is a zoo name (weights from `weights=`, else the Hub / cache when
-    `pretrained`, else random), a hub folder, or a ReIDZoo release `.pth`. `overrides` are
+    `pretrained`, else random), a hub folder, a ReIDZoo release `.pth`, or an exported `.onnx`
+    file (run by onnxruntime on the CPU; see `reidzoo.onnx_export`). `overrides` are
     constructor keywords for `create_model` that leave the weights' shapes alone (e.g.
     `drop_path_rate` for fine-tuning).
     """
     src = str(name_or_path)
     p = Path(src)
+    if p.suffix == ".onnx":
+        if weights is not None:
+            raise ValueError(f"{p} is an ONNX file: it holds its own weights, pass no weights=")
+        from .onnx_export import load_onnx
+        return load_onnx(p)
     if p.exists() and p.is_dir():
         cfg, _ = read_hub_folder(p)
         name = _name_from_hub_config(cfg, p)

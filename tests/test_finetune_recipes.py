@@ -1,5 +1,6 @@
 """The ReIDZoo release recipes: all 64 equal the release table, and the pieces they need behave as the release's."""
 import csv
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -8,9 +9,10 @@ import pytest
 import torch
 from timm.layers import DropPath
 
+import reidzoo
 from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
-from reidzoo.finetune import FinetuneConfig, RecipeError, release_pairs, release_recipe
+from reidzoo.finetune import FinetuneConfig, RecipeError, load_run, release_pairs, release_recipe
 from reidzoo.finetune.model import BNNeckModel, architecture_overrides, build_backbone
 from reidzoo.finetune.optim import build_optimizer, build_schedule, lr_at, param_groups
 from reidzoo.models.registry import model_names
@@ -180,3 +182,13 @@ def test_release_recipe_runs_from_the_command_line(tmp_path, capsys):
     assert hub["pretrained_cfg"]["mean"] == [0.5] * 3 and hub["pretrained_cfg"]["std"] == [0.5] * 3
     assert cli(["finetune", "--recipe", "release", "--model", "resnet50", "--out", str(tmp_path / "x")]) == 2
     assert "--model and --dataset" in capsys.readouterr().err
+    if importlib.util.find_spec("onnxruntime") is None:
+        return
+    # the ONNX export of the run is the model it evaluated: BN neck included (test_feature=after), mean/std 0.5
+    assert cli(["export", str(out / "last.pth"), "--format", "onnx", "--out", str(tmp_path / "run.onnx")]) == 0
+    run, exported = load_run(out / "last.pth"), reidzoo.load(tmp_path / "run.onnx")
+    assert exported.pretrained_cfg["mean"] == [0.5] * 3 and run.model.test_feature == "after"
+    x = torch.randn(2, 3, 256, 128)
+    with torch.no_grad():
+        want = run.model(x)
+    torch.testing.assert_close(exported(x), want, rtol=0, atol=1e-4 * float(want.abs().max()))

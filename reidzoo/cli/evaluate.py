@@ -4,6 +4,7 @@ Examples:
   # a zoo model (name or hub folder) on Market-1501 under ./datasets (or $REIDZOO_DATA)
   reidzoo evaluate --model convnext_tiny --dataset market1501 --out runs/eval_convnext
   reidzoo evaluate --model ./hub/my_model --weights ckpt.pth --dataset msmt17 --root /data --rerank
+  reidzoo evaluate --model exports/r50ibn.onnx --dataset market1501     # onnxruntime (reidzoo export --format onnx)
 
   # saved features: arrays qf (Q x d), gf (G x d), q_pids, g_pids, q_camids, g_camids
   # (`reidzoo extract --dataset ...` writes them)
@@ -26,7 +27,8 @@ ERRORS = (OSError, ValueError, KeyError, RuntimeError)  # layout, feature file, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `reidzoo evaluate`."""
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="zoo model name (see `reidzoo zoo list`) or a hub folder")
+    src.add_argument("--model",
+                     help="zoo model name (see `reidzoo zoo list`), a hub folder or an exported .onnx file")
     src.add_argument("--features", metavar="FILE.npz", help="evaluate saved features instead of a model")
     p.add_argument("--weights", help="checkpoint for --model (default: the model's released weights)")
     from reidzoo.data import dataset_names

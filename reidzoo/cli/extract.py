@@ -21,7 +21,8 @@ ERRORS = (OSError, ValueError, KeyError, RuntimeError)  # layout, model name / w
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `reidzoo extract`."""
     p.add_argument("images", nargs="*", help="image files and/or folders (searched recursively)")
-    p.add_argument("--model", required=True, help="zoo model name (see `reidzoo zoo list`) or a hub folder")
+    p.add_argument("--model", required=True,
+                   help="zoo model name (see `reidzoo zoo list`), a hub folder or an exported .onnx file")
     p.add_argument("--weights", help="checkpoint for --model (default: the model's released weights)")
     from reidzoo.data import dataset_names
     p.add_argument("--dataset", help=f"{', '.join(dataset_names())} or a folder of your own: extract query and gallery")

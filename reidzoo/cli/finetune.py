@@ -12,6 +12,7 @@ docs/finetune.md); any other option or --set still overrides it.
 
 Examples:
   reidzoo finetune --recipe release --model convnext_tiny --dataset market1501 --device cuda --out runs/rz_cnt
+  reidzoo finetune --recipe mgn --model resnet50_ibn --dataset msmt17 --device cuda --out runs/mgn_msmt
   reidzoo finetune --config configs/finetune/market1501_resnet50_ibn.yaml --out runs/ft_r50
   reidzoo finetune --config configs/finetune/synthetic_smoke.yaml --root runs/synth/market \\
       --init runs/pretrain/export --out runs/ft_synth
@@ -27,7 +28,7 @@ import argparse
 import json
 
 ERRORS = ("reidzoo.finetune:RunDirError", OSError, ValueError, KeyError)
-RECIPES = ("release",)
+RECIPES = ("release", "mgn")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--config", help="YAML config (see configs/finetune/)")
     src.add_argument("--recipe", choices=RECIPES,
-                     help="start from the ReIDZoo release's recipe of --model on --dataset (market1501, msmt17)")
+                     help="start from the release's recipe of --model on --dataset (market1501, msmt17): "
+                          "release = the ReIDZoo table's BNNeck baseline, mgn = MGN (ResNet / ResNet-IBN)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--model", help="zoo name, overrides the config")
     p.add_argument("--init", help="initial weights: hub folder, release .pth or pre-training export")
@@ -58,18 +60,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Train, export the last epoch to RUN/hub and print its scores."""
-    from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune, release_recipe
+    from reidzoo.finetune import FinetuneConfig, export_finetuned, finetune, mgn_recipe, release_recipe
     over = dict(model=a.model, init=a.init, dataset=a.dataset, root=a.root, epochs=a.epochs, seed=a.seed,
                 device=a.device, pretrained=True if a.pretrained else None,
                 train_fraction=a.train_fraction, train_ids=a.train_ids)
     base = None
     if a.recipe:
         if not (a.model and a.dataset):
-            raise ValueError("--recipe release needs --model and --dataset (market1501 or msmt17)")
-        base = release_recipe(a.model, a.dataset)
+            raise ValueError(f"--recipe {a.recipe} needs --model and --dataset (market1501 or msmt17)")
+        base = (mgn_recipe if a.recipe == "mgn" else release_recipe)(a.model, a.dataset)
     cfg = FinetuneConfig.from_yaml(a.config, a.set, base=base, **over)
     res = finetune(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
-    if res["history"]:
+    if res["history"] and cfg.method == "mgn":
+        print(f"MGN keeps its three branches: no hub folder; `reidzoo export {a.out}/last.pth --format onnx` "
+              f"exports the model it evaluated")
+    elif res["history"]:
         export_finetuned(f"{a.out}/last.pth", f"{a.out}/hub", overwrite=True)
     print(json.dumps({**res["last"], "run_dir": res["run_dir"]}, indent=2))
     return 0

@@ -44,6 +44,7 @@ class FinetuneConfig:
     label_smoothing: float = 0.1         # 0 = plain cross-entropy
     triplet_margin: Optional[float] = 0.3  # None = soft margin
     triplet_normalize: bool = True       # triplet on L2-normalised features (false: BoT; can kill a ReLU head)
+    method: Literal["bnneck", "mgn"] = "bnneck"  # mgn: ResNet / ResNet-IBN only (docs/finetune.md)
     id_weight: float = 1.0
     triplet_weight: float = 1.0
     pixel_mean: Optional[Tuple[float, float, float]] = None  # None = the model's (ImageNet) statistics

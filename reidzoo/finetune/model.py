@@ -95,3 +95,18 @@ class BNNeckModel(nn.Module):
         if not self.training:
             return self.neck(feat) if self.test_feature == "after" else feat
         return feat, self.classifier(self.neck(feat))
+
+    def training_losses(self, x: torch.Tensor, y: torch.Tensor, id_loss, tri_loss):
+        """(ID loss, triplet loss, logits for accuracy, features for the logs) of one batch."""
+        feat, logits = self(x)
+        return id_loss(logits, y), tri_loss(feat, y), logits, feat
+
+
+def build_model(cfg: FinetuneConfig, backbone: nn.Module, num_classes: int) -> nn.Module:
+    """The trained model around the backbone: the BNNeck baseline or MGN (`method`)."""
+    if cfg.method == "mgn":
+        from .mgn import MGNModel
+        if get_spec(cfg.model).family not in RESNET_FAMILIES:
+            raise ValueError(f"method mgn needs a ResNet or ResNet-IBN zoo model, not {cfg.model}")
+        return MGNModel(backbone, num_classes)
+    return BNNeckModel(backbone, num_classes, cfg.test_feature)

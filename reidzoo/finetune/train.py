@@ -16,10 +16,6 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
-from ..cards import Provenance
-from ..config_loader import config_from_dict
-from ..hub import save_hub_folder
-from ..loading import load
 from .config import FinetuneConfig
 from ..data import build_dataset
 from ..data.base import relabel
@@ -27,7 +23,7 @@ from ..transforms import train_transform
 from .data import PKSampler, TrainSet
 from .fewshot import few_shot_identities
 from .losses import BatchHardTripletLoss, CrossEntropyLabelSmooth
-from .model import BNNeckModel, apply_preprocessing, build_backbone
+from .model import build_backbone, build_model
 from .optim import build_optimizer, build_schedule, param_groups
 
 CONFIG_FILE = "finetune_config.json"
@@ -94,7 +90,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     train_items = relabel(few_shot_identities(dataset.train, cfg.train_fraction, cfg.train_ids, cfg.seed))
     num_classes = len({pid for _, pid, _ in train_items})
     backbone = build_backbone(cfg)
-    model = BNNeckModel(backbone, num_classes, cfg.test_feature).to(cfg.device)
+    model = build_model(cfg, backbone, num_classes).to(cfg.device)
     # NHWC makes (depthwise) convolution backward several times faster on CPU.
     memory_format = torch.channels_last if prefers_channels_last(backbone) else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -133,8 +129,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
                 break
             set_lr(epoch + it / iters)
             x, y = x.to(cfg.device).contiguous(memory_format=memory_format), y.to(cfg.device)
-            feat, logits = model(x)
-            li, lt = id_loss(logits, y), tri_loss(feat, y)
+            li, lt, logits, feat = model.training_losses(x, y, id_loss, tri_loss)
             loss = cfg.id_weight * li + cfg.triplet_weight * lt
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} iter {it}; "
@@ -200,25 +195,3 @@ def plot_curves(history: List[Dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: bool = False) -> Path:
-    """Write the fine-tuned backbone of a checkpoint (last.pth) as a hub folder."""
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    cfg = ck["config"]
-    run_cfg = config_from_dict(FinetuneConfig, cfg, str(checkpoint))
-    # the run's input size and mean/std travel in the folder's config.json
-    backbone = apply_preprocessing(load(cfg["model"], pretrained=False), run_cfg)
-    state = {k[len("backbone."):]: v for k, v in ck["model"].items() if k.startswith("backbone.")}
-    backbone.load_state_dict(state, strict=True)
-    epochs_done = int(ck["epoch"]) + 1
-    # The run's own evaluation of exactly these weights, when the checkpoint holds one.
-    res = ck.get("metrics") or next((h for h in ck.get("history", [])[::-1] if h.get("epoch") == epochs_done
-                                     and "mAP" in h), {})
-    metrics = {k: res[k] for k in ("mAP", "rank1", "mINP") if k in res}
-    if run_cfg.test_feature == "after":
-        warnings.warn("the run was evaluated on features after the BN neck; the hub folder holds the backbone, "
-                      "whose features are those before it, so its card records no scores", UserWarning, stacklevel=2)
-        metrics = {}
-    return save_hub_folder(backbone, cfg["model"], out_dir, overwrite=overwrite,
-                           provenance=Provenance.finetune(cfg, epochs_done, metrics))
