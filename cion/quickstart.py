@@ -91,7 +91,9 @@ def run_quickstart(work: Path, cfg: QuickstartConfig, progress: bool = True,
         _evaluation_pngs(reidzoo.load(S.stage_hub(ft_dir)), ds, out, results["finetuned"])
         return results
     results = st.run("evaluate", work / "evaluation", evaluate_all,
-                     params={**preset["evaluate"], "inits": {k: str(v) for k, v in inits.items()}})
+                     # the inits' own parameters too: a re-made fine-tuning is never scored by an old evaluation
+                     params={**preset["evaluate"], "inits": {k: {"folder": str(v), "params": S.stage_record(v)["params"]}
+                                                             for k, v in inits.items()}})
     return write_report(work, cfg, model, st, results)
 
 
