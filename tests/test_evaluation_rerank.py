@@ -8,7 +8,7 @@ from reidzoo.evaluation import evaluate
 from reidzoo.evaluation.ranking import prepare_features
 from reidzoo.evaluation.rerank import rerank_block_scores, rerank_dense
 from reidzoo.evaluation.retrieval import map_at_k, ranked_lists
-from test_evaluation import quantised_set, random_set, reference_metrics
+from test_evaluation import quantised_set, random_set, reference_distances, reference_metrics
 
 
 def near_tie_set(seed=3, n=300, nq=50, dim=16):
@@ -52,7 +52,7 @@ def test_sparse_rerank_equals_textbook(metric, name):
 
 def test_neighbour_lists_are_exact_at_ties():
     from reidzoo.evaluation.rerank import _pooled, pooled_reference
-    from reidzoo.evaluation.rerank_neighbours import exact_neighbours
+    from reidzoo.evaluation.neighbours import exact_neighbours
     for data in (quantised_set(42, nq=50, ng=250, dim=6), near_tie_set(4)):
         for metric in ("cosine", "euclidean"):
             q, g, _ = prepare_features(data[0], data[1], metric)
@@ -73,13 +73,29 @@ def test_ranked_lists_and_map_at_k():
     data = random_set(13, nq=50, ng=400)
     qf, gf, q_pids, g_pids, q_camids, g_camids = data
     lists = ranked_lists(*data, k=10)
-    s = (qf / np.linalg.norm(qf, axis=1, keepdims=True)) @ (gf / np.linalg.norm(gf, axis=1, keepdims=True)).T
+    dist = reference_distances(qf, gf)
     for i, row in enumerate(lists):
-        order = np.argsort(-s[i], kind="stable")
+        order = np.argsort(dist[i], kind="stable")
         order = order[~((g_pids[order] == q_pids[i]) & (g_camids[order] == q_camids[i]))]
         assert list(row) == list(order[:10])
     full = evaluate(*data)
     at_all = map_at_k(*data, k=len(gf))              # k = whole gallery: plain mAP
-    assert at_all[f"mAP@{len(gf)}"] == pytest.approx(full["mAP"], abs=1e-6)
+    assert at_all[f"mAP@{len(gf)}"] == pytest.approx(full["mAP"], abs=1e-9)
     at10 = map_at_k(*data, k=10)
     assert at10["rank1"] == pytest.approx(full["rank1"]) and at10["rank10"] == pytest.approx(full["rank10"])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_ranked_lists_follow_the_tie_rule(metric):
+    data = quantised_set(43, nq=40, ng=300, dim=5)
+    qf, gf, q_pids, g_pids, q_camids, g_camids = data
+    dist = reference_distances(qf, gf, metric)
+    for i, row in enumerate(ranked_lists(*data, k=30, metric=metric)):
+        order = np.argsort(dist[i], kind="stable")
+        order = order[~((g_pids[order] == q_pids[i]) & (g_camids[order] == q_camids[i]))]
+        assert list(row) == list(order[:30])
+    const = (np.ones_like(qf), np.ones_like(gf)) + data[2:]
+    with pytest.warns(UserWarning, match="Most distances tie"):
+        full = evaluate(*const, metric=metric)
+    at_all = map_at_k(*const, k=len(gf), metric=metric)
+    assert at_all[f"mAP@{len(gf)}"] == pytest.approx(full["mAP"], abs=1e-9) and at_all["rank1"] == full["rank1"]

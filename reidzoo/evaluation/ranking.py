@@ -77,7 +77,7 @@ def half_squared_norms(g: torch.Tensor, chunk: int = 8192) -> np.ndarray:
                           or [np.zeros(0)])
 
 
-def _unit_rows(x: np.ndarray, norms: np.ndarray, chunk: int = 8192) -> torch.Tensor:
+def unit_rows(x: np.ndarray, norms: np.ndarray, chunk: int = 8192) -> torch.Tensor:
     """fp32(x / norm) per row from float64 norms: one rounding per element."""
     out = np.empty(x.shape, np.float32)
     for s in range(0, len(x), chunk):
@@ -191,7 +191,7 @@ def count_fp32(ref: Reference, pos: Positives, q_pids: np.ndarray, g_pids: np.nd
         # and the centring of both vectors (each element rounded once); plus float64 margins
         e_qm, e_q0, e_g0 = (gd + 3.1 * U32) * qn, ref.delta_q + d * 2.0 ** -120, 2.1 * U32 * gn ** 2 + ref.delta_g
     else:
-        q, g = _unit_rows(ref.qf, ref.q_norm), _unit_rows(ref.gf, ref.g_norm)
+        q, g = unit_rows(ref.qf, ref.q_norm), unit_rows(ref.gf, ref.g_norm)
         wt = None
         gn = np.ones(len(ref.gf))
         # rows rounded once after exact scaling: |S - s*| <= gd (1 + u)^2 + 2.01u, plus margins

@@ -12,7 +12,7 @@ reference distance of `exact.py` (squared Euclidean, or 1 - cos):
 5. final = (1 - lambda) * jaccard + lambda * D.
 
 The dense form needs N x N matrices (35 GB at MSMT17). The sparse form only needs each item's
-k1+1 nearest neighbours and its farthest distance (`rerank_neighbours.py`: FAISS proposes, the
+k1+1 nearest neighbours and its farthest distance (`neighbours.py`: FAISS proposes, the
 reference distances decide, so the lists equal the dense form's even at near-ties): V has about
 N x 30 entries, and a query-gallery pair can only have m > 0 when their V rows share a column,
 so the final distance is "(1 - lambda) + lambda * D" plus a sparse correction.
@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .exact import Reference
-from .rerank_neighbours import exact_neighbours, farthest
+from .neighbours import exact_neighbours, farthest
 
 DEFAULTS = dict(k1=20, k2=6, lambda_value=0.3)
 

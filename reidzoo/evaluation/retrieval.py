@@ -1,4 +1,4 @@
-"""FAISS top-k retrieval: ranked lists, nearest neighbours for re-ranking, and mAP@k.
+"""FAISS top-k retrieval: ranked lists and mAP@k (in the reference order, via `neighbours.py`).
 
 Uses faiss-gpu on all visible GPUs when it is installed and a GPU is present, else exact CPU
 flat indexes. Scores are "higher is better" as in `ranking.py`: cosine similarity, or
@@ -55,15 +55,26 @@ def topk(qf: np.ndarray, gf: np.ndarray, k: int, metric: str = "cosine") -> Tupl
 
 def ranked_lists(qf, gf, q_pids, g_pids, q_camids, g_camids, k: int = 10, metric: str = "cosine",
                  queries=None):
-    """Top-k gallery indices per query with same-id same-camera items removed (protocol order)."""
+    """Top-k gallery indices per query with same-id same-camera items removed (protocol order):
+    the evaluator's reference order, equal distances by gallery index (`neighbours.exact_topk`)."""
+    from .exact import Reference
+    from .neighbours import exact_topk
+    from .ranking import centred, gallery_centre, unit_rows
     qf, gf, q_pids, g_pids, q_camids, g_camids = check_inputs(qf, gf, q_pids, g_pids, q_camids, g_camids)
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
     sel = np.arange(len(qf)) if queries is None else np.asarray(queries)
+    centre = gallery_centre(gf) if metric == "euclidean" else None
+    ref = Reference.build(qf[sel], gf, metric, centre).finish()
+    if metric == "cosine":
+        qx, gx = unit_rows(ref.qf, ref.q_norm).numpy(), unit_rows(ref.gf, ref.g_norm).numpy()
+    else:
+        qx, gx = centred(ref.qf, centre).numpy(), centred(ref.gf, centre).numpy()
     # fetch extra items so that removing junk still leaves k per query
     junk_max = int(np.max(np.unique(np.stack([g_pids, g_camids], 1), axis=0, return_counts=True)[1]))
-    _, idx = topk(qf[sel], gf, k + junk_max, metric)
+    idx = exact_topk(qx, gx, ref, k + junk_max)
     out = []
     for row, qi in zip(idx, sel):
-        row = row[row >= 0]
         junk = (g_pids[row] == q_pids[qi]) & (g_camids[row] == q_camids[qi])
         out.append(row[~junk][:k])
     return out
@@ -73,7 +84,8 @@ def map_at_k(qf, gf, q_pids, g_pids, q_camids, g_camids, k: int = 100, metric: s
     """mAP@k and CMC for galleries too big to rank fully: only each query's top-k is retrieved.
 
     AP@k = sum over positives within the top k of precision at that rank, divided by
-    min(k, number of positives); queries without valid positives are skipped.
+    min(k, number of positives); queries without valid positives are skipped. The top k follows
+    the evaluator's tie rule (equal distances by gallery index).
     """
     qf, gf, q_pids, g_pids, q_camids, g_camids = check_inputs(qf, gf, q_pids, g_pids, q_camids, g_camids)
     lists = ranked_lists(qf, gf, q_pids, g_pids, q_camids, g_camids, k=k, metric=metric)
