@@ -1,12 +1,12 @@
 """Fine-tuning: a tiny real run learns, resumes exactly, and refuses bad run directories."""
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 import reidzoo
+from own_identities import train_split
 from reidzoo.cards import Provenance, card_claims_paper_results, card_provenance
 from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
@@ -30,16 +30,6 @@ def _cfg(root, **kw):
                 warmup_epochs=1, eval_every=100, num_workers=0, batch_size_eval=32, seed=0)
     base.update(kw)
     return FinetuneConfig(**base)
-
-
-def _train_split(root):
-    """Query = one image per train identity, gallery = the rest: mAP on the training people."""
-    ds = reidzoo.data.Market1501(root)
-    first = {}
-    for it in ds.train:
-        first.setdefault(it[1], it)
-    q = list(first.values())
-    return SimpleNamespace(query=q, gallery=[it for it in ds.train if it not in q])
 
 
 def test_pk_sampler_batches_are_p_identities_by_k():
@@ -78,7 +68,7 @@ def test_tiny_finetune_learns_and_resumes(market, tmp_path):
     # resnet18: from the seeded init, 6 short epochs lift its train-identity mAP clearly (0.05 -> 0.14);
     # ghostnet_0_5 does not learn that fast from random weights.
     cfg = _cfg(market, model="resnet18", lr=3.5e-4, triplet_normalize=False)  # the BoT recipe of the Market configs
-    split = _train_split(market)
+    split = train_split(market)
     torch.manual_seed(cfg.seed)  # the very weights finetune() starts from (it seeds, then builds)
     before = evaluate_backbone(reidzoo.load(cfg.model, pretrained=False).eval(), split, cfg, progress=False)
     res = finetune(cfg, tmp_path / "full", progress=False)

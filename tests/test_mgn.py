@@ -1,10 +1,9 @@
 """MGN: the architecture as fastreid builds it, the release's solver settings, and a tiny run that learns."""
-from types import SimpleNamespace
-
 import pytest
 import torch
 
 import reidzoo
+from own_identities import train_split
 from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
 from reidzoo.finetune import FinetuneConfig, evaluate_backbone, export_finetuned, finetune, load_run, mgn_recipe
@@ -62,7 +61,7 @@ def mgn_run(tmp_path_factory):
     start = {k: v.clone() for k, v in backbone.state_dict().items()}
     initial = MGNModel(backbone, 8)
     start["heads.0.reduce.weight"] = initial.heads[0].reduce.weight.detach().clone()
-    own = _train_split(tmp / "market")
+    own = train_split(tmp / "market")
     start["mAP_own"] = evaluate_backbone(initial.eval(), own, cfg, progress=False)["mAP"]
     finetune(cfg, tmp / "run", progress=False, stop_after_epochs=1)
     after_freeze = torch.load(tmp / "run" / "last.pth", weights_only=True)["model"]
@@ -70,16 +69,6 @@ def mgn_run(tmp_path_factory):
     after_freeze["mAP_own"] = evaluate_backbone(load_run(tmp / "run" / "last.pth").model, own, cfg,
                                                 progress=False)["mAP"]
     return tmp, start, after_freeze, res["history"]
-
-
-def _train_split(root):
-    """Query = one image per train identity, gallery = the rest: mAP on the run's own identities."""
-    ds = reidzoo.data.Market1501(root)
-    first = {}
-    for it in ds.train:
-        first.setdefault(it[1], it)
-    q = list(first.values())
-    return SimpleNamespace(query=q, gallery=[it for it in ds.train if it not in q])
 
 
 def test_tiny_mgn_run_freezes_then_learns(mgn_run):
