@@ -131,7 +131,7 @@ def test_presets_are_package_data_of_a_non_editable_install(tmp_path):
                          text=True).stdout
     cion_file, files_root, model, budgets = json.loads(out.strip().splitlines()[-1])
     assert Path(cion_file).is_relative_to(target) and Path(files_root).is_relative_to(target)
-    assert model == "ghostnet_1_0" and budgets == ["experiment_full", "experiment_small"]
+    assert model == "resnet18" and budgets == ["experiment_full", "experiment_small"]
 
 
 def test_evaluation_bn_rule_uses_train_images_on_a_copy(tmp_path):
