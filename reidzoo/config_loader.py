@@ -7,7 +7,9 @@ Rules, the same for pre-training, fine-tuning and any later config:
 - every value is checked against its field's type (int, float, bool, str, Optional, List/Tuple/Dict of
   those, Literal, nested dataclasses); a wrong one fails in one line naming the key and the type;
 - `key=value` overrides are parsed as YAML unless the field is a string (`output_dir=2024` stays text),
-  and dotted keys (`augment.blur_p=[1,0.1,0.5]`) reach into nested sections.
+  and dotted keys (`augment.blur_p=[1,0.1,0.5]`) reach into nested sections;
+- a dataclass may check value ranges in `__post_init__` with `check_ranges` (`epochs=-1` fails in one
+  line, naming the file or override it came from).
 """
 from __future__ import annotations
 
@@ -171,6 +173,27 @@ def _check(value: Any, tp: Any, key: str, source: str) -> Any:
     raise bad()
 
 
+def check_ranges(cfg: Any, minimum: Optional[Mapping[str, float]] = None, positive: Sequence[str] = (),
+                 fraction: Sequence[str] = ()) -> None:
+    """ConfigError for the first key out of range: `minimum[k] <= v`, `v > 0` (positive), `0 <= v <= 1`
+    (fraction). None values and list elements are checked element by element; None passes."""
+    def values(key: str) -> List[Any]:
+        v = getattr(cfg, key)
+        return [x for x in (v if isinstance(v, (list, tuple)) else [v]) if x is not None]
+    for key, lo in (minimum or {}).items():
+        for v in values(key):
+            if v < lo:
+                raise ConfigError(f"{key} must be >= {lo}, got {getattr(cfg, key)!r}")
+    for key in positive:
+        for v in values(key):
+            if not v > 0:
+                raise ConfigError(f"{key} must be > 0, got {getattr(cfg, key)!r}")
+    for key in fraction:
+        for v in values(key):
+            if not 0 <= v <= 1:
+                raise ConfigError(f"{key} must be between 0 and 1, got {getattr(cfg, key)!r}")
+
+
 def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], source: str = "config",
                      base: Optional[T] = None, prefix: str = "") -> T:
     """`base` (default: the class defaults) with `data`'s keys set, each checked against its field type."""
@@ -188,7 +211,10 @@ def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], source: st
             changes[key] = config_from_dict(tp, value, source, getattr(base, key), f"{prefix}{key}.")
         else:
             changes[key] = _check(value, tp, prefix + key, source)
-    return dataclasses.replace(base, **changes)
+    try:
+        return dataclasses.replace(base, **changes)
+    except ConfigError as exc:  # a range check in __post_init__: say where the value came from
+        raise ConfigError(f"{source}: {prefix}{exc}") from None
 
 
 def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:

@@ -27,6 +27,14 @@ DEFAULT_REVISION = "v1.0"
 class HubError(RuntimeError):
     """Weights that cannot be found or fetched."""
 
+    exit_code = 2  # a broken hub folder or a name the Hub does not hold: the input is wrong
+
+
+class HubUnreachable(HubError):
+    """The Hub could not deliver the weights (offline and not cached, or an HTTP error)."""
+
+    exit_code = 1
+
 
 def hub_org() -> str:
     """The Hub organisation holding the zoo (env REIDZOO_HUB_ORG overrides)."""
@@ -110,13 +118,13 @@ def download_hub_folder(name: str, org: Optional[str] = None, revision: Optional
         path = snapshot_download(repo_id, revision=rev, cache_dir=cache_dir,
                                  allow_patterns=list(HUB_FILES))
     except LocalEntryNotFoundError as exc:
-        raise HubError(
+        raise HubUnreachable(
             f"weights of {name!r} are not in the Hugging Face cache and the Hub cannot be reached "
             f"(repo {repo_id}, revision {rev}). Download them once online "
-            f"(`huggingface-cli download {repo_id} --revision {rev}`), or pass weights=PATH "
+            f"(`hf download {repo_id} --revision {rev}`), or pass weights=PATH "
             f"to a hub folder or a ReIDZoo release .pth"
         ) from exc
     except HfHubHTTPError as exc:
-        raise HubError(f"cannot fetch {repo_id}@{rev} from the Hub: {str(exc).splitlines()[0]}. "
+        raise HubUnreachable(f"cannot fetch {repo_id}@{rev} from the Hub: {str(exc).splitlines()[0]}. "
                        f"Set REIDZOO_HUB_ORG if the zoo lives under another organisation, or pass weights=PATH") from exc
     return Path(path)

@@ -1,5 +1,6 @@
 """cion.pretrain units: loss vs. the direct formula, sampler, multi-crop, CION-AL data errors, export."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -145,10 +146,19 @@ def test_head_shapes_and_frozen_gain():
 
 
 def test_config_errors_and_overrides(tmp_path):
-    cfg = load_config(None, ["epochs=3", "gradual_instances=[2,4]", "model=resnet18"])
+    cfg = load_config(None, ["epochs=3", "gradual_epochs=[1,3]", "gradual_instances=[2,4]", "model=resnet18"])
     assert cfg.epochs == 3 and cfg.gradual_instances == [2, 4] and cfg.model == "resnet18"
     with pytest.raises(ValueError, match="did you mean epochs"):
         load_config(None, ["epoch=3"])
+    # values the types allow but that cannot work fail before anything runs, naming where they came from
+    for override, message in [("epochs=-1", "override: epochs must be >= 1, got -1"),
+                              ("epochs=true", "epochs must be an integer, got True"),
+                              ("device=tpu", "device 'tpu' is not one this package runs on"),
+                              ("precision=fp8", "precision must be one of auto, fp32, bf16, fp16"),
+                              ("lr=0", "lr must be > 0"), ("augment.flip_p=1.5", "augment.flip_p must be between"),
+                              ("gradual_instances=[2,4]", "must be non-empty lists of the same length")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load_config(None, [override])
 
 
 def test_every_zoo_model_has_a_config_from_its_spec(tmp_path):

@@ -23,6 +23,8 @@ DETECTOR_NAMES = ("hog", "file", "torchvision", "ultralytics")
 class DetectorUnavailable(RuntimeError):
     """The chosen detector cannot run here (missing weights or package); the message says what to do."""
 
+    exit_code = 2  # the options ask for something this machine does not have
+
 
 class Detector(Protocol):
     """Returns person boxes (xyxy, full-resolution pixels) and confidences for one frame."""

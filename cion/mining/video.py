@@ -15,6 +15,8 @@ VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".
 class VideoError(RuntimeError):
     """A video that cannot be mined: missing, unreadable or corrupt (the message says which)."""
 
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class VideoInfo:

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import torch
 
+from reidzoo.config_loader import check_ranges
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 _ARANGE = np.arange(256, dtype=np.float32)
@@ -44,6 +46,11 @@ class MultiCropConfig:
     blur_p: Tuple[float, float, float] = (1.0, 0.1, 0.5)
     solarize_p: Tuple[float, float, float] = (0.0, 0.2, 0.0)
     blur_sigma: Tuple[float, float] = (0.1, 2.0)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, minimum=dict(global_size=1, local_size=1, local_crops=0, blur_sigma=0),
+                     positive=("global_scale", "local_scale", "ratio"),
+                     fraction=("global_scale", "local_scale", "flip_p", "jitter_p", "grey_p", "blur_p", "solarize_p"))
 
     @property
     def ncrops(self) -> int:

@@ -44,12 +44,11 @@ def save_checkpoint(state: Dict[str, Any], path: os.PathLike) -> Path:
 
 
 def load_checkpoint(path: os.PathLike, map_location="cpu") -> Dict[str, Any]:
-    """Read a checkpoint with the safe unpickler; a clear error for missing or truncated files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises several types for damaged files
-        raise RuntimeError(f"{path} is not a readable checkpoint ({exc}); it may be truncated: "
-                           f"resume from an earlier copy or start again") from exc
+    """Read a checkpoint with the safe unpickler (tensors and plain data only); one-line errors for
+    missing, truncated or foreign files (reidzoo.models.release.CheckpointError)."""
+    from reidzoo.models.release import torch_load_safely
+    ck = torch_load_safely(path, safe_globals=(), map_location=map_location)
+    if not (isinstance(ck, dict) and {"student", "teacher", "config", "it"} <= set(ck)):
+        from reidzoo.models.release import CheckpointError
+        raise CheckpointError(f"{path} is not a checkpoint of `cion pretrain` (no student/teacher/config/it)")
+    return ck

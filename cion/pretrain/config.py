@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Literal, Optional, Sequence
 
+from reidzoo.config_loader import ConfigError, check_ranges
 from reidzoo.config_loader import config_from_dict as _from_dict
 from reidzoo.config_loader import config_to_dict
 from reidzoo.config_loader import load_config as _load
+
+from reidzoo.devices import check_device_name
 
 from .augment import MultiCropConfig
 
@@ -40,7 +43,7 @@ class PretrainConfig:
     max_steps_per_epoch: int = 0                # 0: the whole epoch; >0 caps it (smoke runs)
     # optimisation
     epochs: int = 100
-    optimizer: str = "adamw"
+    optimizer: Literal["adamw", "sgd", "lars"] = "adamw"
     lr: float = 5e-4                            # per 256 images of global batch
     min_lr: float = 1e-6
     warmup_epochs: int = 10
@@ -52,11 +55,11 @@ class PretrainConfig:
     warmup_teacher_temp_epochs: int = 0
     student_temp: float = 0.1
     center_momentum: float = 0.9
-    centering: str = "ema"                      # ema (the paper's, default) | sinkhorn (DINOv2/SwAV; small batches)
+    centering: Literal["ema", "sinkhorn"] = "ema"  # ema (the paper's, default) | sinkhorn (DINOv2/SwAV; small batches)
     sinkhorn_iterations: int = 3
     clip_grad: float = 3.0
     freeze_last_layer: int = 1
-    precision: str = "auto"                     # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16/fp16 on GPU)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: fp32 on CPU, bf16 or fp16 on GPU
     # run
     output_dir: str = "runs/pretrain"
     seed: int = 0
@@ -70,6 +73,26 @@ class PretrainConfig:
     probe_every: int = 0                        # steps between probes (0: only at the end when probe_root is set)
     probe_size: Optional[List[int]] = None      # (H, W) of probe images; None: augment.global_size
     probe_bn_images: int = 512
+
+    def __post_init__(self) -> None:
+        # ranges the types cannot say: `epochs: -1` would "finish" at once and name a checkpoint never written
+        check_ranges(self, minimum=dict(epochs=1, batch_size_per_gpu=1, out_dim=1, hidden_dim=1, bottleneck_dim=1,
+                                        head_layers=1, num_workers=0, max_steps_per_epoch=0, warmup_epochs=0,
+                                        warmup_teacher_temp_epochs=0, sinkhorn_iterations=1, clip_grad=0,
+                                        freeze_last_layer=0, save_every_steps=0, threads=0, collapse_patience=1,
+                                        probe_every=0, probe_bn_images=1, gradual_epochs=1, gradual_instances=1,
+                                        min_lr=0, weight_decay=0, weight_decay_end=0, probe_size=1),
+                     positive=("lr", "teacher_temp", "warmup_teacher_temp", "student_temp"),
+                     fraction=("momentum_teacher", "center_momentum"))
+        if len(self.gradual_epochs) != len(self.gradual_instances) or not self.gradual_epochs:
+            raise ConfigError(f"gradual_epochs {list(self.gradual_epochs)} and gradual_instances "
+                              f"{list(self.gradual_instances)} must be non-empty lists of the same length")
+        if list(self.gradual_epochs) != sorted(set(self.gradual_epochs)):
+            raise ConfigError(f"gradual_epochs must increase, got {list(self.gradual_epochs)}")
+        try:
+            check_device_name(self.device)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (for checkpoints and config.yaml)."""

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,6 +20,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from reidzoo.atomic import atomic_path
+from reidzoo.devices import check_device
+from reidzoo.rundir import RunDirError, RunLock
 
 from .augment import MultiCrop, normalize_views
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -35,10 +38,18 @@ from .schedules import cosine_schedule, teacher_temp_schedule
 log = logging.getLogger("cion.pretrain")
 LOG_NAME = "log.jsonl"
 MAX_LOGGED_FAILURES = 5
+# what a run writes into output_dir; --overwrite removes these (and tb/), nothing else in the folder
+RUN_FILES = (CHECKPOINT_NAME, LOG_NAME, "config.yaml", "loss_lr.png")
+# keys a resumed run may change: where things are and how fast they run, not what is trained
+RESUME_MAY_CHANGE = frozenset({"output_dir", "image_root", "annotations", "num_workers", "device", "threads",
+                               "tensorboard", "save_every_steps", "collapse_patience", "probe_root",
+                               "probe_every", "probe_size", "probe_bn_images", "epochs"})
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+    exit_code = 1  # the inputs were fine; the run failed
 
 
 # ---------------------------------------------------------------- distributed setup
@@ -47,9 +58,10 @@ def init_distributed(device: str = "auto") -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "mps":
+        raise ValueError("device=mps is not supported for pre-training (no distributed backend); use cpu or cuda")
+    check_device("cuda" if device.startswith("cuda") else device)
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("device=cuda requested but no CUDA device is visible; use device=cpu")
     dev = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(dev)
@@ -86,16 +98,37 @@ def _precision(cfg: PretrainConfig, device: torch.device):
 class Pretrainer:
     """Builds data, networks, optimiser and schedules from a config; `fit()` runs the loop."""
 
-    def __init__(self, cfg: PretrainConfig, resume: bool = False, progress: bool = True):
+    def __init__(self, cfg: PretrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False):
+        if resume and overwrite:
+            raise ValueError("--resume continues the run in output_dir and --overwrite replaces it: pass one of them")
         self.cfg = cfg
         self.rank, self.world, self.device = init_distributed(cfg.device)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.output_dir)
         self.is_main = self.rank == 0
+        # one run per folder: a second one would interleave its log and checkpoints with this one's
+        self._lock = RunLock(self.out).acquire() if self.is_main else None
+        try:
+            self._setup(resume, overwrite, progress)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the output folder (the lock); `pretrain()` does it when the run ends."""
+        if self._lock is not None:
+            self._lock.release()
+
+    def _setup(self, resume: bool, overwrite: bool, progress: bool) -> None:
+        cfg = self.cfg
+        from reidzoo.models.registry import get_spec
+        get_spec(cfg.model)  # a misspelt name fails before the data is read
+        for key in ("init_weights", "probe_root"):
+            if getattr(cfg, key) and not Path(getattr(cfg, key)).exists():
+                raise FileNotFoundError(f"{key}={getattr(cfg, key)} does not exist")
+        ckpt = self._existing_run(resume, overwrite)  # read (and checked) before any work
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.progress = progress and self.is_main
-        if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
 
@@ -144,8 +177,12 @@ class Pretrainer:
 
         self.epoch, self.step_in_epoch, self.it = 0, 0, 0
         self.failed_images, self.dropped_groups = 0, 0
-        if resume:
-            self._resume()
+        if self.is_main and overwrite:
+            for name in RUN_FILES:
+                (self.out / name).unlink(missing_ok=True)
+            shutil.rmtree(self.out / "tb", ignore_errors=True)
+        if ckpt is not None:
+            self._resume(ckpt)
         elif self.is_main:
             (self.out / LOG_NAME).write_text("")
         if self.is_main:
@@ -179,9 +216,12 @@ class Pretrainer:
 
     def _loader(self, sampler: IdentityBatchSampler) -> DataLoader:
         nw = self.cfg.num_workers
+        # the loader's own generator: drawing its base seed from the global RNG would shift the dropout /
+        # drop-path draws of a run resumed mid-epoch against the uninterrupted one
+        gen = torch.Generator().manual_seed(self.cfg.seed * 100_003 + sampler.epoch)
         return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=CollateIdentityBatch(sampler.K),
                           num_workers=nw, pin_memory=self.device.type == "cuda", persistent_workers=False,
-                          prefetch_factor=4 if nw > 0 else None)
+                          prefetch_factor=4 if nw > 0 else None, generator=gen)
 
     def _tensorboard(self):
         try:
@@ -202,29 +242,47 @@ class Pretrainer:
             "center": self.criterion.center.detach().cpu(),
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "it": self.it,
             "failed_images": self.failed_images, "dropped_groups": self.dropped_groups,
+            "monitor": {"runs": dict(self.monitor.runs), "warned": dict(self.monitor.warned)},
             "config": self.cfg.to_dict(), "world_size": self.world, "rng": rng_state(),
         }
 
     def save(self) -> None:
-        """Atomic checkpoint from rank 0."""
+        """Atomic checkpoint from rank 0; it records the log's length, so a resume cuts what came after."""
         if self.is_main:
-            save_checkpoint(self.state(), self.out / CHECKPOINT_NAME)
             self._log({"event": "checkpoint", "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                        "it": self.it})
+            state = self.state()
+            state["log_bytes"] = (self.out / LOG_NAME).stat().st_size
+            save_checkpoint(state, self.out / CHECKPOINT_NAME)
         if self.world > 1:
             dist.barrier()
 
-    def _resume(self) -> None:
+    def _existing_run(self, resume: bool, overwrite: bool) -> Optional[Dict[str, Any]]:
+        """The checkpoint to resume from, or None to start afresh; refuses to replace a run by accident."""
         path = self.out / CHECKPOINT_NAME
         if not path.exists():
-            log.warning("--resume: no checkpoint at %s yet; starting from scratch", path)
-            if self.is_main:
-                (self.out / LOG_NAME).write_text("")
-            return
+            if resume:
+                log.warning("--resume: no checkpoint at %s yet; starting from scratch", path)
+            return None  # a log without a checkpoint: a run killed before its first save, nothing to keep
+        if overwrite:
+            return None
+        if not resume:
+            raise RunDirError(f"{self.out} already holds a run ({path}); pass --resume to continue it, "
+                              f"--overwrite to start over, or choose another output_dir")
         ck = load_checkpoint(path, map_location="cpu")  # RNG states must stay CPU tensors
-        if ck["config"]["model"] != self.cfg.model:
-            raise ValueError(f"{path} holds a {ck['config']['model']} run, not {self.cfg.model}; "
-                             f"use another output_dir or the matching config")
+        old, new = ck["config"], self.cfg.to_dict()
+        changed = [k for k in new if k in old and old[k] != new[k] and k not in RESUME_MAY_CHANGE]
+        if changed:
+            diff = ", ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in changed)
+            raise RunDirError(f"{path} was trained with another config ({diff}); resume with the same values, "
+                              f"or start a new run (another output_dir, or --overwrite)")
+        if old.get("epochs", new["epochs"]) != new["epochs"]:
+            log.warning("resuming with epochs=%d instead of %d: the lr, weight-decay and momentum schedules "
+                        "are recomputed over the new length", new["epochs"], old["epochs"])
+        return ck
+
+    def _resume(self, ck: Dict[str, Any]) -> None:
+        path = self.out / CHECKPOINT_NAME
         self.student_module.load_state_dict(ck["student"])
         self.teacher.load_state_dict(ck["teacher"])
         self.optimizer.load_state_dict(ck["optimizer"])
@@ -237,12 +295,11 @@ class Pretrainer:
                         path, ck.get("world_size", 1), self.world)
         self.epoch, self.step_in_epoch, self.it = ck["epoch"], ck["step_in_epoch"], ck["it"]
         self.failed_images, self.dropped_groups = ck["failed_images"], ck["dropped_groups"]
+        if "monitor" in ck:
+            self.monitor.runs, self.monitor.warned = dict(ck["monitor"]["runs"]), dict(ck["monitor"]["warned"])
         set_rng_state(ck["rng"])
-        if self.is_main:  # drop log lines of steps the killed run did after this checkpoint
-            logp = self.out / LOG_NAME
-            lines = logp.read_text().splitlines() if logp.exists() else []
-            kept = [x for x in lines if x.strip() and json.loads(x).get("it", 0) <= self.it]
-            logp.write_text("".join(x + "\n" for x in kept))
+        if self.is_main:
+            truncate_log(self.out / LOG_NAME, ck.get("log_bytes"), self.it)
             log.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.step_in_epoch)
 
     def _log(self, rec: Dict[str, Any]) -> None:
@@ -360,9 +417,11 @@ class Pretrainer:
                         self.save()
                 self.epoch += 1
                 self.step_in_epoch = 0
+                if self.epoch == cfg.epochs and self.probe is not None and self.is_main \
+                        and not (cfg.probe_every and self.it % cfg.probe_every == 0):
+                    # before the last checkpoint, so a resume of the finished run does not log it again
+                    self._log({"event": "probe", "it": self.it, **self.run_probe()})
                 self.save()
-            if self.probe is not None and self.is_main and not (cfg.probe_every and self.it % cfg.probe_every == 0):
-                self._log({"event": "probe", "it": self.it, **self.run_probe()})
         finally:
             bar.close()
             if self.is_main:
@@ -418,11 +477,38 @@ def plot_log(log_path: Path, png: Path) -> Optional[Path]:
     return png
 
 
-def pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
-    """Run (or resume) a pre-training from a config; returns a summary dict."""
-    trainer = Pretrainer(cfg, resume=resume, progress=progress)
+def truncate_log(path: Path, size: Optional[int], it: int) -> None:
+    """Cut a log back to what it held at a checkpoint: `size` bytes, or (older checkpoints) the lines up to
+    iteration `it`; a line a kill cut in half goes too."""
+    if not path.exists():
+        return
+    if size is not None:
+        if path.stat().st_size > size:
+            os.truncate(path, size)
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("it", 0) <= it:
+                kept.append(line)
+        except ValueError:
+            pass
+    path.write_text("".join(x + "\n" for x in kept))
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True,
+             overwrite: bool = False) -> Dict[str, Any]:
+    """Run (or resume) a pre-training from a config; returns a summary dict.
+
+    An output_dir that holds a checkpoint is refused unless `resume` (continue it exactly) or `overwrite`
+    (start over); a folder another run is writing to is refused too.
+    """
+    trainer = None
     try:
+        trainer = Pretrainer(cfg, resume=resume, progress=progress, overwrite=overwrite)
         return trainer.fit()
     finally:
+        if trainer is not None:
+            trainer.close()
         if dist.is_initialized():
             dist.destroy_process_group()

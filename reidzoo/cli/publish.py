@@ -3,7 +3,7 @@
 Each DIR is a hub folder (config.json + model.safetensors + README.md, e.g. from `reidzoo convert`).
 Its repo is ORG/<name>; after the upload the revision tag that `reidzoo.load` reads (default v1.0,
 env REIDZOO_HUB_REVISION) is moved to the new commit. Authenticate first with
-`huggingface-cli login` or HF_TOKEN.
+`hf auth login` or HF_TOKEN.
 
 Examples:
   reidzoo publish hub/* --org cion-reidzoo --dry-run

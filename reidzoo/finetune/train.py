@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
+from ..rundir import RunDirError
 from .config import FinetuneConfig
 from ..data import build_dataset
 from ..data.base import relabel
@@ -27,10 +28,6 @@ from .model import build_backbone, build_model
 from .optim import build_optimizer, build_schedule, param_groups
 
 CONFIG_FILE = "finetune_config.json"
-
-
-class RunDirError(RuntimeError):
-    """A run directory that holds another run."""
 
 
 def prepare_run_dir(run_dir: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> None:

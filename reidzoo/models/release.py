@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
+import re
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import torch
 
@@ -20,8 +23,13 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used for the requested model."""
 
 
-def torch_load_safely(path: Path) -> Any:
-    """torch.load with weights_only=True and only argparse.Namespace allowed; clear errors."""
+def torch_load_safely(path: os.PathLike, safe_globals: Sequence[Any] = tuple(SAFE_GLOBALS),
+                      map_location: Any = "cpu") -> Any:
+    """torch.load with weights_only=True and only `safe_globals` allowed; one-line errors in our words.
+
+    A file that needs any other Python object is refused: unpickling it could run code. The message
+    never suggests weights_only=False (torch's own does), since the files this project reads never need it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -32,10 +40,19 @@ def torch_load_safely(path: Path) -> Any:
             f"maybe a truncated download: fetch it again)"
         )
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt/unsafe files
-        raise CheckpointError(f"cannot read {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise CheckpointError(
+            f"{path} was refused: besides tensors and plain data it holds a Python object "
+            f"({found.group(1) if found else 'of an unknown type'}) that could run code when unpickled. Release "
+            f"checkpoints and this project's files never do; if you made this file, save a state_dict or a "
+            f".safetensors file instead") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises several types for damaged files
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise CheckpointError(f"cannot read {path} ({first}); it may be truncated or damaged: "
+                              f"copy or download it again") from exc
 
 
 def release_backbone_state_dict(ckpt: Any, source: str = "checkpoint") -> Tuple[StateDict, Dict[str, Any]]:
