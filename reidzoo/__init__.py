@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from typing import TYPE_CHECKING, Any, List
 
 from . import timm_hook
@@ -55,4 +57,17 @@ def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
+def _numba_cache_in_user_cache() -> None:
+    """numba's `cache=True` writes beside the source, i.e. into the installed package (read-only in many
+    installs, shared in others); send it to the user's cache dir unless NUMBA_CACHE_DIR says otherwise."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ["NUMBA_CACHE_DIR"] = path = os.path.join(base, "reidzoo", "numba")
+    config = sys.modules.get("numba.core.config")  # numba read the variable when it was imported
+    if config is not None and not getattr(config, "CACHE_DIR", ""):
+        config.CACHE_DIR = path
+
+
+_numba_cache_in_user_cache()
 timm_hook.install()

@@ -54,19 +54,40 @@ def atomic_torch_save(obj: Any, path: os.PathLike) -> Path:
     return Path(path)
 
 
+def check_new_dir(path: os.PathLike, overwrite: bool = False) -> None:
+    """FileExistsError when `path` is a non-empty folder (or a file) and `overwrite` is not set; call it
+    before the work whose result `atomic_dir` will write there."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is a file, not a folder")
+    if path.exists() and not overwrite and any(path.iterdir()):
+        raise FileExistsError(f"{path} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_dir(path: os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder beside `path`; on success it replaces `path`, on failure it goes.
 
     An existing non-empty `path` is an error unless `overwrite`; it is kept until the new folder is complete.
+    Folder and files get the modes of a plain mkdir / open under the umask: mkdtemp makes 0700 and
+    some writers (safetensors) 0600, which would hide a shared model folder from other users.
     """
     path = Path(path)
-    if path.exists() and not overwrite and any(path.iterdir()):
-        raise FileExistsError(f"{path} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    check_new_dir(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
+        mask = _umask()
+        for p in [tmp, *tmp.rglob("*")]:
+            if not p.is_symlink():
+                os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             path.rename(old)

@@ -75,6 +75,18 @@ def load_weights_into(model: torch.nn.Module, name: str, weights: PathLike) -> t
     return model
 
 
+def check_source(name_or_path: PathLike, weights: Optional[PathLike] = None) -> None:
+    """Fail now, before any data is read, when `load(name_or_path, weights)` cannot work: a misspelt zoo
+    name (with suggestions) or a file / folder that does not exist."""
+    p = Path(name_or_path)
+    if not p.exists():
+        if p.suffix in (".pth", ".pt", ".ckpt", ".safetensors") or len(p.parts) > 1:
+            raise FileNotFoundError(f"{p}: no such checkpoint or hub folder")
+        get_spec(str(name_or_path))
+    if weights is not None and not Path(weights).exists():
+        raise FileNotFoundError(f"weights {weights} do not exist")
+
+
 def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained: bool = True,
          device: Union[str, torch.device] = "cpu", revision: Optional[str] = None,
          **overrides: Any) -> torch.nn.Module:
@@ -111,9 +123,13 @@ def load(name_or_path: PathLike, weights: Optional[PathLike] = None, pretrained:
         load_release_into(model, get_spec(name), backbone, str(p))
         return _finish(model, device)
     name = src
-    model = create_model(name, **overrides)  # raises UnknownModelError with suggestions
-    if weights is not None:
-        load_weights_into(model, name, weights)
-    elif pretrained:
-        load_weights_into(model, name, download_hub_folder(name, revision=revision))
+    get_spec(name)  # raises UnknownModelError with suggestions
+    # find the weights before building the model: a missing file or an unreachable Hub fails at once
+    if weights is not None and not Path(weights).exists():
+        raise FileNotFoundError(f"weights {weights} do not exist")
+    source = weights if weights is not None else (download_hub_folder(name, revision=revision) if pretrained
+                                                  else None)
+    model = create_model(name, **overrides)
+    if source is not None:
+        load_weights_into(model, name, source)
     return _finish(model, device)

@@ -29,3 +29,14 @@ def test_timm_imported_first_or_from_inside_a_family_module():
     out = _run("import reidzoo.models.families.repvit, timm\n"
                "print(timm.is_model('repvit_m0_9_reid'), timm.is_model('resnet18_ibn_a'))")
     assert out.split() == ["True", "True"]
+
+
+def test_numba_caches_in_the_user_cache_dir_not_in_the_package(tmp_path):
+    (tmp_path / "kern.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
+    code = ("import sys; sys.path.insert(0, %r)\nimport reidzoo, kern\nprint(kern.twice(21))" % str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("NUMBA_CACHE_DIR", None)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.split() == ["42"], r.stderr
+    assert list((tmp_path / "cache" / "reidzoo" / "numba").rglob("*.nbi"))      # the index numba wrote
+    assert not (tmp_path / "__pycache__").exists() or not list((tmp_path / "__pycache__").glob("*.nb*"))

@@ -99,6 +99,13 @@ def test_hub_config_preprocessing_is_what_load_and_timm_use(model, tmp_path):
         assert list(np.atleast_1d(loaded.pretrained_cfg[k])) == list(np.atleast_1d(saved[k])) \
             == list(np.atleast_1d(timm_data[k])), k
     assert Preprocessing.of(loaded) == Preprocessing.of(model) == Preprocessing.from_cfg(saved)
+    # plain timm's own eval transform squashes a non-person-shaped image to 256x128 as the zoo does
+    # (crop_mode "center" would cut its top and bottom off)
+    from PIL import Image
+    img = _smooth_image(np.random.default_rng(3), (300, 140))
+    timm_x = timm.data.create_transform(**timm_data)(Image.fromarray(img))
+    assert saved["crop_mode"] == "squash" and timm_x.shape == (3, 256, 128)
+    assert (timm_x - loaded.transform(img)).abs().max() < 0.05   # the two resizers differ by ~1 grey level
     # A folder saved with another input size is loaded with that size, as timm's local-dir: does.
     cfg = json.loads((folder / "config.json").read_text())
     cfg["pretrained_cfg"]["input_size"] = [3, 384, 192]

@@ -34,7 +34,10 @@ from __future__ import annotations
 
 import argparse
 
-ERRORS = (ValueError, FileNotFoundError)  # DenoiseInputError is a ValueError
+from reidzoo.cli.argtypes import device, number, positive_int
+
+# cosine distances of unit vectors lie in [0, 2]; 0 would drop every crop that is not a duplicate
+distance = number(float, above=0, maximum=2)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,21 +52,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="weights for a zoo-name --model (hub folder, .safetensors or release .pth)")
     p.add_argument("--random-init", action="store_true",
                    help="use the zoo architecture with random weights (offline demos and tests; weak features)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", type=device, default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--cache-dir", help="feature cache folder (default OUT/cache)")
-    p.add_argument("--rounds", type=int, default=1, help="progressive rounds (default 1)")
-    p.add_argument("--radius", type=float, nargs="+", help="r per round: tracklet radius (default: calibrated)")
-    p.add_argument("--distance", type=float, nargs="+",
-                   help="d per round: centroids closer than d are one person (default: calibrated)")
-    p.add_argument("--merge-radius", type=float, nargs="+",
-                   help="r_merge per round: radius bound of merged identities (default: calibrated)")
+    p.add_argument("--rounds", type=positive_int, default=1, help="progressive rounds (default 1)")
+    p.add_argument("--radius", type=distance, nargs="+",
+                   help="r per round, in (0, 2]: tracklet radius (default: calibrated)")
+    p.add_argument("--distance", type=distance, nargs="+",
+                   help="d per round, in (0, 2]: centroids closer than d are one person (default: calibrated)")
+    p.add_argument("--merge-radius", type=distance, nargs="+",
+                   help="r_merge per round, in (0, 2]: radius bound of merged identities (default: calibrated)")
     p.add_argument("--levels", default="1,2,3", help="levels to run, e.g. 1,2 (default 1,2,3)")
-    p.add_argument("--window", type=int, default=64, help="level-3 window in videos (default 64)")
-    p.add_argument("--stride", type=int, help="level-3 window step in videos (default window/2)")
-    p.add_argument("--neighbours", type=int, default=16, help="level-3 FAISS neighbours per identity (default 16)")
-    p.add_argument("--min-images", type=int, default=2,
+    p.add_argument("--window", type=positive_int, default=64, help="level-3 window in videos (default 64)")
+    p.add_argument("--stride", type=positive_int, help="level-3 window step in videos (default window/2)")
+    p.add_argument("--neighbours", type=positive_int, default=16,
+                   help="level-3 FAISS neighbours per identity (default 16)")
+    p.add_argument("--min-images", type=positive_int, default=2,
                    help="leave identities with fewer images out of annotations.json (default 2)")
+    p.add_argument("--allow-absolute-paths", action="store_true",
+                   help="--features mode: accept absolute file_path entries (by default they must be relative to "
+                        "the image root pre-training will read)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing annotations.json in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -85,17 +93,18 @@ def run(a: argparse.Namespace) -> int:
         raise ValueError("give either a mining output folder or --features FILE.npz (exactly one)")
     if a.tracklets and not a.model:
         raise ValueError("a mining folder needs --model to extract crop features (e.g. --model convnext_tiny)")
-    if a.rounds < 1:
-        raise ValueError("--rounds must be >= 1")
-    if a.window < 1 or a.neighbours < 1 or (a.stride is not None and a.stride < 1):
-        raise ValueError("--window, --stride and --neighbours must be >= 1")
+    from reidzoo.baselines import COLOUR_HIST_NAME
+    from reidzoo.loading import check_source
+    for name in a.model:  # a model that cannot work fails before any feature is extracted
+        if name != COLOUR_HIST_NAME:
+            check_source(name, a.weights)
     from cion.denoise.run import denoise_feature_file, denoise_tracklet_folder, round_configs
     progress = not a.no_progress
     rounds = round_configs(a.rounds, a.radius, a.distance, a.merge_radius, window=a.window, stride=a.stride,
                            neighbours=a.neighbours, levels=_levels(a.levels))
     if a.features:
         denoise_feature_file(a.features, a.out, rounds, min_images=a.min_images, overwrite=a.overwrite,
-                             progress=progress)
+                             progress=progress, allow_absolute_paths=a.allow_absolute_paths)
     else:
         denoise_tracklet_folder(a.tracklets, a.out, a.model, rounds, weights=a.weights,
                                 random_init=a.random_init, cache_dir=a.cache_dir, batch_size=a.batch_size,

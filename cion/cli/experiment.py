@@ -31,15 +31,14 @@ from __future__ import annotations
 import argparse
 
 from cion.experiment import BUDGETS, DENOISE_FEATURES, VARIANTS
-
-ERRORS = ("cion.experiment:ExperimentError",)
+from reidzoo.cli.argtypes import non_negative_int, number
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `cion experiment` (see the description for the design)."""
     p.add_argument("--work", default="runs/experiment",
                    help="work dir: stage outputs, per-run result.json, results.{json,md,png} (default %(default)s)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2],
                    help="seeds (world, mining, denoising, training); use >= 3 for mean ± std (default 0 1 2)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="full",
                    help="full: the CPU learning regime, few-shot fine-tuning (docs/experiment.md); small: a minutes-long smoke "
@@ -49,17 +48,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which initialisations to run (default: all four)")
     p.add_argument("--denoise-features", choices=DENOISE_FEATURES, default="colour",
                    help="features the denoiser correlates tracklets with (default %(default)s)")
-    p.add_argument("--denoise-distance", type=float, default=None,
+    p.add_argument("--denoise-distance", type=number(float, above=0, maximum=2), default=None,
                    help="merge distance d of the denoiser instead of the calibrated one (cosine distance of "
                         "identity centroids); see docs/experiment.md for why 0.3 is worth a run")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=non_negative_int, default=0,
                    help="torch threads; 0 = torch's default; set it to the cores this run may use")
-    p.add_argument("--workers", type=int, default=1, help="data loader workers (default %(default)s)")
+    p.add_argument("--workers", type=non_negative_int, default=1, help="data loader workers (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(a: argparse.Namespace) -> int:
     """Run the experiment (cached stages are reused)."""
+    from reidzoo.models.registry import get_spec
+    get_spec(a.model)  # before the first of many stages
     from cion.experiment import ExperimentConfig, run_experiment
     cfg = ExperimentConfig(work=a.work, seeds=a.seeds, budget=a.budget, model=a.model, variants=a.variants,
                            denoise_features=a.denoise_features, denoise_distance=a.denoise_distance,

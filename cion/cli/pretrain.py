@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-root", help="image root of the CION-AL set (overrides image_root)")
     p.add_argument("--annotations", help="CION-AL annotation JSON (overrides annotations)")
     p.add_argument("--output-dir", help="run folder (overrides output_dir)")
+    p.add_argument("--allow-absolute-paths", action="store_true",
+                   help="accept absolute file_paths in the annotations (by default every path must be relative "
+                        "to the image root; sets allow_absolute_paths)")
     p.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint.pth")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in an output_dir that holds a run (its checkpoint, log and plots are "
@@ -75,7 +78,8 @@ def run(a: argparse.Namespace) -> int:
     from cion.pretrain.config import load_config
     from cion.pretrain.train import pretrain
     overrides = list(a.set)
-    for key, val in (("image_root", a.image_root), ("annotations", a.annotations), ("output_dir", a.output_dir)):
+    for key, val in (("image_root", a.image_root), ("annotations", a.annotations), ("output_dir", a.output_dir),
+                     ("allow_absolute_paths", "true" if a.allow_absolute_paths else None)):
         if val:
             overrides.append(f"{key}={val}")
     cfg = load_config(a.config, overrides, model=a.model)

@@ -26,19 +26,19 @@ import argparse
 import time
 from pathlib import Path
 
-ERRORS = ("cion.stages:StageError", FileNotFoundError)
+from reidzoo.cli.argtypes import non_negative_int, positive_float, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `cion quickstart`."""
     p.add_argument("--work", default="runs/quickstart", help="output folder (default ./runs/quickstart)")
-    p.add_argument("--seed", type=int, default=0, help="world and training seed")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="world and training seed")
     p.add_argument("--model", help="zoo backbone to pre-train and fine-tune (default: the preset's, resnet18)")
     p.add_argument("--video", help="also mine this real video (e.g. vtest.avi) and show its tracklets")
-    p.add_argument("--video-seconds", type=float, default=20.0, help="how much of --video to mine (default 20 s)")
+    p.add_argument("--video-seconds", type=positive_float, default=20.0, help="how much of --video to mine (default 20 s)")
     p.add_argument("--preset", default="quickstart",
                    help="sizes of every stage: a packaged preset name (cion/configs/NAME.yaml) or a YAML file")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     p.add_argument("--fresh", action="store_true", help="delete --work first instead of resuming")
 
 
@@ -46,6 +46,12 @@ def run(a: argparse.Namespace) -> int:
     """Run (or resume) the pipeline and print where the report is."""
     if a.video and not Path(a.video).is_file():
         raise FileNotFoundError(f"video {a.video} does not exist")
+    # everything the options name is checked before the first stage starts its minutes of work
+    from cion.stages import load_preset
+    from reidzoo.models.registry import get_spec
+    model = a.model or load_preset(a.preset).get("model")
+    if model:
+        get_spec(model)
     from cion.quickstart import QuickstartConfig, run_quickstart
     work = Path(a.work)
     if a.fresh and work.exists():

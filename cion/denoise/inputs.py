@@ -9,6 +9,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from reidzoo.paths import check_inside_root, escapes_root, outside_root_error
+
 from .corpus import DenoiseInputError
 
 REQUIRED_KEYS = ("video", "tracklet", "frame", "file_path")
@@ -34,7 +36,11 @@ def _problem(problems: Dict[str, object], key: str, examples: List[str], count: 
 
 
 def read_tracklets(root, check_files: bool = True) -> Tracklets:
-    """Parse `root/tracklets.jsonl`; bad lines, missing crops and unlisted crops are counted, not fatal."""
+    """Parse `root/tracklets.jsonl`; bad lines, missing crops and unlisted crops are counted, not fatal.
+
+    A file_path outside the folder (absolute, or climbing out with '..') is an error naming its line:
+    `cion mine` never writes one, and the crops it names would be read and copied into the labels.
+    """
     root = Path(root)
     jl = root / "tracklets.jsonl"
     if not jl.is_file():
@@ -61,6 +67,8 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                 n_bad += 1
                 bad.append(f"line {no}: {type(e).__name__}: {str(e)[:80]}")
                 continue
+            if escapes_root(vals[3]):
+                raise outside_root_error(f"{jl}:{no}", vals[3])
             if vals[3] in seen:
                 n_dup += 1
                 dup.append(f"line {no}: {vals[3]}")
@@ -95,8 +103,12 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                      np.asarray(cols["bbox"], np.float64).reshape(-1, 4)[keep], problems)
 
 
-def read_features_npz(path) -> Dict[str, np.ndarray]:
-    """Load a features-only input: arrays features (N, d), video, tracklet, file_path (+ optional frame)."""
+def read_features_npz(path, allow_absolute_paths: bool = False) -> Dict[str, np.ndarray]:
+    """Load a features-only input: arrays features (N, d), video, tracklet, file_path (+ optional frame).
+
+    file_path entries become annotations.json's paths, relative to the image root pre-training reads:
+    they must stay inside it (absolute ones only with `allow_absolute_paths`) and name each crop once.
+    """
     path = Path(path)
     if not path.is_file():
         raise DenoiseInputError(f"features file {path} not found")
@@ -110,6 +122,14 @@ def read_features_npz(path) -> Dict[str, np.ndarray]:
         raise DenoiseInputError(f"{path} lacks array(s) {missing}; it needs features (N, d float32), video (N), "
                                 f"tracklet (N int, unique within a video), file_path (N str), optionally frame (N)")
     out = {k: data[k] for k in data.files}
+    fp = out["file_path"]
+    if fp.ndim == 1 and fp.dtype.kind in "US":
+        check_inside_root(fp.tolist(), f"{path} file_path", allow_absolute_paths)
+        uniq, counts = np.unique(fp, return_counts=True)
+        if (counts > 1).any():
+            twice = uniq[counts > 1]
+            raise DenoiseInputError(f"{path}: {len(twice)} file_path(s) appear more than once, e.g. {twice[0]!r} "
+                                    f"({int(counts.max())} times); each crop needs one row")
     return out
 
 

@@ -57,6 +57,12 @@ def denoise_corpus(corpus: Corpus, out, rounds: Sequence[RoundConfig], min_image
     results = run_rounds(corpus, rounds, features_for_round=features_for_round, log=log, progress=progress)
     reason = results[-1].drop_reason.copy()
     final = finalize_labels(results[-1].final, reason, min_images=min_images)
+    if not (final >= 0).any():  # an empty annotations.json would only fail later, in pre-training
+        why = ", ".join(f"{int((reason == k).sum())} {k}" for k in np.unique(reason[reason != ""]).tolist())
+        th = results[-1].thresholds
+        raise DenoiseInputError(
+            f"no identity survived denoising: all {corpus.n} crops were dropped ({why}) with r={th['radius']:.3g}; "
+            f"raise --radius, lower --min-images (now {min_images}) or check the features; nothing was written")
     paths = write_outputs(out, corpus, results, final, reason,
                           extra={**(extra or {}), "min_images": min_images})
     if log:
@@ -67,11 +73,12 @@ def denoise_corpus(corpus: Corpus, out, rounds: Sequence[RoundConfig], min_image
 
 
 def denoise_feature_file(features_npz, out, rounds: Sequence[RoundConfig], min_images: int = 2,
-                         overwrite: bool = False, log=print, progress: bool = True) -> List[RoundResult]:
+                         overwrite: bool = False, log=print, progress: bool = True,
+                         allow_absolute_paths: bool = False) -> List[RoundResult]:
     """Features-only mode: features extracted elsewhere, stored as an .npz."""
     out = Path(out)
     _check_out(out, overwrite)
-    data = read_features_npz(features_npz)
+    data = read_features_npz(features_npz, allow_absolute_paths)
     corpus = build_corpus(data["features"], data["video"], data["tracklet"], data["file_path"],
                           frame=optional(data, "frame"))
     if log and (~corpus.valid).any():

@@ -283,21 +283,31 @@ class TorchvisionDetector:
 
 
 class UltralyticsDetector:
-    """An Ultralytics YOLO model (a local .pt/.onnx file) keeping COCO class 0, person."""
+    """An Ultralytics YOLO model (a local .pt/.onnx file) keeping COCO class 0, person.
+
+    Ultralytics reads .pt files with full unpickling, which runs whatever code the file carries, so a
+    .pt is loaded only with `trust=True` (--trust-detector-weights); an .onnx file holds no code.
+    """
 
     name = "ultralytics"
 
-    def __init__(self, weights: str | Path | None, scale: float = 1.0, min_score: float = 0.25, device: str = "cpu"):
-        try:
-            from ultralytics import YOLO
-        except ImportError as e:
-            raise DetectorUnavailable("the ultralytics detector needs the optional package: pip install ultralytics") from e
+    def __init__(self, weights: str | Path | None, scale: float = 1.0, min_score: float = 0.25, device: str = "cpu",
+                 trust: bool = False):
         if not weights:
             raise DetectorUnavailable("the ultralytics detector needs --detector-weights PATH (e.g. a local yolov8n.pt); "
                                       "names are not resolved because that would download")
         path = Path(weights)
         if not path.is_file():
             raise DetectorUnavailable(f"detector weights {path} not found (nothing is downloaded)")
+        if path.suffix.lower() != ".onnx" and not trust:
+            raise DetectorUnavailable(
+                f"{path}: ultralytics loads {path.suffix or 'such'} files by full unpickling, which runs any code "
+                f"the file holds; pass --trust-detector-weights if it comes from a source you trust (e.g. the "
+                f"official Ultralytics release), or export the model to .onnx")
+        try:
+            from ultralytics import YOLO
+        except ImportError as e:
+            raise DetectorUnavailable("the ultralytics detector needs the optional package: pip install ultralytics") from e
         self.model = YOLO(str(path))
         self.scale = float(scale)
         self.min_score = float(min_score)
@@ -313,8 +323,8 @@ class UltralyticsDetector:
 
 def build_detector(name: str, *, scale: float = 1.0, weights: str | Path | None = None,
                    detections_file: str | Path | None = None, model: str | None = None,
-                   device: str = "cpu") -> Detector:
-    """Make the detector called `name` (one of DETECTOR_NAMES)."""
+                   device: str = "cpu", trust_weights: bool = False) -> Detector:
+    """Make the detector called `name` (one of DETECTOR_NAMES); `trust_weights` lets ultralytics unpickle."""
     if name == "hog":
         return HogDetector(scale=scale)
     if name == "file":
@@ -325,5 +335,5 @@ def build_detector(name: str, *, scale: float = 1.0, weights: str | Path | None 
     if name == "torchvision":
         return TorchvisionDetector(model=model or "fasterrcnn_resnet50_fpn_v2", weights=weights, scale=scale, device=device)
     if name == "ultralytics":
-        return UltralyticsDetector(weights=weights, scale=scale, device=device)
+        return UltralyticsDetector(weights=weights, scale=scale, device=device, trust=trust_weights)
     raise DetectorUnavailable(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

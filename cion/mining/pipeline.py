@@ -54,6 +54,7 @@ class MiningConfig:
     detector_weights: str | None = None   # torchvision / ultralytics weights file
     detector_model: str | None = None     # torchvision architecture name
     detections: str | None = None         # file detector: det.txt or a folder of them
+    trust_detector_weights: bool = False  # ultralytics .pt files unpickle fully: only when the user trusts them
     device: str = "cpu"
     stride: int = 1                       # process every stride-th frame
     start_s: float | None = None          # time range in seconds
@@ -80,11 +81,12 @@ def make_detector(config: MiningConfig, video_stem: str | None = None) -> Detect
         if video_stem is None:
             raise DetectorUnavailable("the file detector needs a video name to find its detections")
         return build_detector("file", detections_file=find_detection_file(config.detections, video_stem))
-    key = (config.detector, config.detector_scale, config.detector_weights, config.detector_model, config.device)
+    key = (config.detector, config.detector_scale, config.detector_weights, config.detector_model, config.device,
+           config.trust_detector_weights)
     if key not in _detector_cache:
         _detector_cache[key] = build_detector(config.detector, scale=config.detector_scale,
                                               weights=config.detector_weights, model=config.detector_model,
-                                              device=config.device)
+                                              device=config.device, trust_weights=config.trust_detector_weights)
     return _detector_cache[key]
 
 

@@ -33,6 +33,7 @@ class PretrainConfig:
     # data
     image_root: str = "datasets/CION-AL"
     annotations: str = "datasets/CION-AL/cional_annos.json"
+    allow_absolute_paths: bool = False          # annotation file_paths must be relative to image_root unless true
     num_workers: int = 4
     # the multi-crop recipe: view sizes, crop counts and scales, flip, colour jitter, grey, blur, solarisation
     augment: MultiCropConfig = field(default_factory=MultiCropConfig)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from reidzoo.atomic import atomic_write_text
+from reidzoo.paths import check_inside_root
 
 from .augment import MultiCrop, stack_views
 
@@ -24,8 +25,13 @@ class AnnotationError(ValueError):
     """An annotation file that cannot be used for pre-training."""
 
 
-def read_annotations(path: PathLike) -> List[Tuple[str, int]]:
-    """(file_path, id) pairs of a CION-AL annotation file, with clear errors for broken files."""
+def read_annotations(path: PathLike, allow_absolute: bool = False) -> List[Tuple[str, int]]:
+    """(file_path, id) pairs of a CION-AL annotation file, with clear errors for broken files.
+
+    Every file_path must stay inside the image root (absolute paths only with `allow_absolute`), every
+    id must be an integer, and no file may be listed twice (twice under one id would weigh it double,
+    under two ids it would teach the model that two people are one).
+    """
     p = Path(path)
     if not p.is_file():
         raise AnnotationError(f"annotation file {p} does not exist; pass --annotations PATH "
@@ -45,6 +51,7 @@ def read_annotations(path: PathLike) -> List[Tuple[str, int]]:
             out.append((str(item["file_path"]), _integer_id(item["id"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise AnnotationError(f"{p}: entry {k} ({str(item)[:80]}) lacks a file_path or integer id ({exc})") from exc
+    check_inside_root((fp for fp, _ in out), str(p), allow_absolute)
     _check_unique(p, out)
     return out
 
@@ -90,9 +97,13 @@ class CionALDataset(Dataset):
     """
 
     def __init__(self, image_root: PathLike, annotations: Union[PathLike, Sequence[Tuple[str, int]]],
-                 multicrop: MultiCrop):
+                 multicrop: MultiCrop, allow_absolute_paths: bool = False):
         self.root = Path(image_root)
-        items = read_annotations(annotations) if isinstance(annotations, (str, os.PathLike)) else list(annotations)
+        if isinstance(annotations, (str, os.PathLike)):
+            items = read_annotations(annotations, allow_absolute_paths)
+        else:
+            items = list(annotations)
+            check_inside_root((fp for fp, _ in items), "the annotations", allow_absolute_paths)
         if not items:
             raise AnnotationError("the identity-labelled set holds no images")
         # relative paths in one byte blob + offsets: millions of Python strings would be copied into

@@ -14,6 +14,8 @@ from .checkpoint import load_checkpoint
 def export_teacher(checkpoint: os.PathLike, out_dir: os.PathLike, name: Optional[str] = None,
                    overwrite: bool = False) -> Path:
     """Write the teacher's backbone as a hub folder; `name` defaults to the run's model."""
+    from reidzoo.atomic import check_new_dir
+    check_new_dir(out_dir, overwrite)
     ck = load_checkpoint(checkpoint)
     cfg = ck.get("config") or {}
     run_model = cfg.get("model")

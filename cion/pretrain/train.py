@@ -19,7 +19,7 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from reidzoo.atomic import atomic_path
+from reidzoo.atomic import atomic_path, atomic_write_text
 from reidzoo.devices import check_device
 from reidzoo.rundir import RunDirError, RunLock
 
@@ -41,7 +41,8 @@ MAX_LOGGED_FAILURES = 5
 # what a run writes into output_dir; --overwrite removes these (and tb/), nothing else in the folder
 RUN_FILES = (CHECKPOINT_NAME, LOG_NAME, "config.yaml", "loss_lr.png")
 # keys a resumed run may change: where things are and how fast they run, not what is trained
-RESUME_MAY_CHANGE = frozenset({"output_dir", "image_root", "annotations", "num_workers", "device", "threads",
+RESUME_MAY_CHANGE = frozenset({"output_dir", "image_root", "annotations", "allow_absolute_paths", "num_workers",
+                               "device", "threads",
                                "tensorboard", "save_every_steps", "collapse_patience", "probe_root",
                                "probe_every", "probe_size", "probe_bn_images", "epochs"})
 
@@ -135,7 +136,7 @@ class Pretrainer:
         # data
         mc = cfg.augment
         self.ncrops = mc.ncrops
-        self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc))
+        self.dataset = CionALDataset(cfg.image_root, cfg.annotations, MultiCrop(mc), cfg.allow_absolute_paths)
         self._len_by_k: Dict[int, int] = {}
         self.steps_per_epoch = [self._epoch_len(e) for e in range(cfg.epochs)]
 
@@ -186,7 +187,7 @@ class Pretrainer:
         elif self.is_main:
             (self.out / LOG_NAME).write_text("")
         if self.is_main:
-            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            atomic_write_text(self.out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         self._tb = self._tensorboard() if cfg.tensorboard and self.is_main else None
 
     # -- helpers

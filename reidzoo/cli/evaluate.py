@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-ERRORS = (OSError, ValueError, KeyError, RuntimeError)  # layout, feature file, model name / weights / hub
+from .argtypes import device, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,9 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine",
                    help="cosine on L2-normalised features (default) or Euclidean distance")
     p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
-    p.add_argument("--max-rank", type=int, default=50, help="CMC up to this rank (default 50)")
-    p.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--max-rank", type=positive_int, default=50, help="CMC up to this rank (default 50)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="feature extraction batch size")
+    p.add_argument("--device", type=device, default=None, help="cpu or cuda (default: cpu)")
     p.add_argument("--keep-junk", action="store_true",
                    help="with --features: keep gallery rows of person id -1 (default: ignored, as Market-1501's "
                         "protocol does)")
@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Evaluate and print the summary table."""
+    if a.model:
+        from reidzoo.loading import check_source
+        check_source(a.model, a.weights)  # before the dataset is read
     from reidzoo.evaluation.report import run_features, run_model, summary_table
     how = f"{a.metric}{', re-ranked' if a.rerank else ''}"
     if a.features:

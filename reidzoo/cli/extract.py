@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import List, Sequence
 
-ERRORS = (OSError, ValueError, KeyError, RuntimeError)  # layout, model name / weights / hub
+from .argtypes import device, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="data root holding the dataset folder (default: $REIDZOO_DATA or ./datasets)")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="features file to write")
     p.add_argument("--normalize", action="store_true", help="L2-normalise the features")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
+    p.add_argument("--device", type=device, default=None, help="cpu or cuda (default: cpu)")
 
 
 def image_files(inputs: Sequence[str]) -> List[str]:
@@ -59,7 +59,9 @@ def run(a: argparse.Namespace) -> int:
     if bool(a.dataset) == bool(a.images):
         raise ValueError("give either --dataset NAME or image files/folders (exactly one)")
     from reidzoo.data import build_dataset
+    from reidzoo.loading import check_source
     # inputs are checked before the model is loaded
+    check_source(a.model, a.weights)
     ds = build_dataset(a.dataset, a.root) if a.dataset else None
     paths = None if a.dataset else image_files(a.images)
     model = reidzoo.load(a.model, weights=a.weights, device=a.device or "cpu")

@@ -27,7 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 
-ERRORS = ("reidzoo.finetune:RunDirError", OSError, ValueError, KeyError)
+from .argtypes import device, non_negative_int, number, positive_int
+
 RECIPES = ("release", "mgn")
 
 
@@ -46,12 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help=f"{', '.join(dataset_names())} (reidzoo.data.register_dataset adds yours), "
                                      f"or a folder of your own")
     p.add_argument("--root", help="data root or dataset folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--train-fraction", type=float,
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--train-fraction", type=number(float, above=0, maximum=1),
                    help="few-shot: train on this share of the train identities (a subset seeded by --seed)")
-    p.add_argument("--train-ids", type=int, help="few-shot: train on this many train identities")
-    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--train-ids", type=positive_int, help="few-shot: train on this many train identities")
+    p.add_argument("--device", type=device, help="cpu or cuda")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set lr=1e-4 steps=[30,50] (docs/configs.md)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

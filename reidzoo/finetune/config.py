@@ -5,7 +5,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union
 
-from ..config_loader import config_from_dict, config_to_dict, load_config
+from ..config_loader import ConfigError, check_ranges, config_from_dict, config_to_dict, load_config
+from ..devices import check_device_name
 
 PathLike = Union[str, os.PathLike]
 
@@ -25,7 +26,7 @@ class FinetuneConfig:
     epochs: int = 60
     p: int = 16                          # identities per batch
     k: int = 4                           # images per identity
-    optimizer: str = "adam"              # adam | sgd
+    optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 3.5e-4
     momentum: float = 0.9                # sgd only
     nesterov: bool = True                # sgd only (the release's SGD: false)
@@ -35,7 +36,7 @@ class FinetuneConfig:
     weight_decay_bias: Optional[float] = None  # weight decay of the *bias* parameters; None = weight_decay
     warmup_epochs: int = 10
     warmup_factor: float = 0.1           # the warm-up starts at lr x this and rises linearly
-    schedule: str = "cosine"             # cosine | step | timm_cosine (the release's, see docs/finetune.md)
+    schedule: Literal["cosine", "step", "timm_cosine"] = "cosine"  # timm_cosine: the release's (docs/finetune.md)
     delay_epochs: int = 0                # cosine: hold lr until this epoch (after warm-up), then decay
     steps: Tuple[int, ...] = (40, 55)             # epochs of the x0.1 steps for schedule=step
     min_lr: float = 1e-6
@@ -66,6 +67,22 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "cpu"
     extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # ranges the types cannot say (`epochs: -1`, `lr: 0`, `flip: 1.5`); None values pass
+        check_ranges(self, minimum=dict(epochs=1, p=1, k=1, warmup_epochs=0, delay_epochs=0, steps=0, min_lr=0,
+                                        min_lr_factor=0, freeze_iters=0, weight_decay=0, weight_decay_bias=0,
+                                        label_smoothing=0, triplet_margin=0, id_weight=0, triplet_weight=0, pad=0,
+                                        eval_every=1, batch_size_eval=1, num_workers=0, max_iters_per_epoch=1,
+                                        train_ids=1, seed=0, input_size=1, last_stride=1, stride_size=1),
+                     positive=("lr", "classifier_lr_factor", "bias_lr_factor", "warmup_factor", "pixel_std"),
+                     fraction=("train_fraction", "flip", "erasing", "label_smoothing", "momentum", "drop_path"))
+        if self.train_fraction == 0:
+            raise ConfigError("train_fraction must be > 0 (a share of the train identities)")
+        try:
+            check_device_name(self.device, allow_auto=False)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
     def from_yaml(cls, path: Optional[PathLike] = None, overrides: Sequence[str] = (),

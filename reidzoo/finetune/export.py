@@ -9,10 +9,12 @@ from typing import Any, Dict
 
 import torch
 
+from ..atomic import check_new_dir
 from ..cards import Provenance
 from ..config_loader import config_from_dict
 from ..hub import save_hub_folder
 from ..loading import load
+from ..models.release import CheckpointError, torch_load_safely
 from .config import FinetuneConfig
 from .model import apply_preprocessing, architecture_overrides, build_model
 
@@ -41,7 +43,10 @@ def is_run_checkpoint(path: os.PathLike) -> bool:
 
 def load_run(checkpoint: os.PathLike) -> FinetunedRun:
     """The model of a fine-tuning checkpoint, built as the run built it and put in evaluation mode."""
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    ck = torch_load_safely(checkpoint, safe_globals=())  # one-line errors for missing / damaged files
+    if not (isinstance(ck, dict) and {"config", "model", "epoch"} <= set(ck)):
+        raise CheckpointError(f"{checkpoint} is not a `reidzoo finetune` checkpoint (last.pth); a CION pre-training "
+                              f"checkpoint is exported with `cion pretrain --export`")
     cfg = ck["config"]
     run_cfg = config_from_dict(FinetuneConfig, cfg, str(checkpoint))
     # the run's input size and mean/std travel with the model (and into a hub folder's config.json)
@@ -59,6 +64,7 @@ def load_run(checkpoint: os.PathLike) -> FinetunedRun:
 
 def export_finetuned(checkpoint: os.PathLike, out_dir: os.PathLike, overwrite: bool = False) -> Path:
     """Write the fine-tuned backbone of a checkpoint (last.pth) as a hub folder."""
+    check_new_dir(out_dir, overwrite)
     run = load_run(checkpoint)
     if run.config.get("method") == "mgn":
         raise ValueError(f"{checkpoint} is an MGN run: a hub folder holds one zoo backbone, MGN has three branches "

@@ -16,6 +16,9 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_torch_save
 from ..features import extract_features, prefers_channels_last
+from ..loading import check_source
+from ..models.registry import get_spec
+from ..models.release import torch_load_safely
 from ..rundir import RunDirError
 from .config import FinetuneConfig
 from ..data import build_dataset
@@ -81,6 +84,11 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     continues the same schedule later.
     """
     run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
+    get_spec(cfg.model)
+    if cfg.init:
+        check_source(cfg.init)
     dataset = build_dataset(cfg.dataset, cfg.root)  # a missing root fails here, before anything is written
     prepare_run_dir(run_dir, cfg, resume, overwrite)
     torch.manual_seed(cfg.seed)
@@ -102,7 +110,7 @@ def finetune(cfg: FinetuneConfig, run_dir: os.PathLike, resume: bool = False, ov
     start_epoch, history = 0, []
     last_path = run_dir / "last.pth"
     if resume and last_path.exists():
-        ck = torch.load(last_path, map_location="cpu", weights_only=True)
+        ck = torch_load_safely(last_path, safe_globals=())
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["rng"]["torch"])

@@ -63,7 +63,7 @@ def pretrained_cfg(spec: ZooSpec) -> Dict[str, Any]:
         "std": list(STD),
         "interpolation": "bicubic",
         "crop_pct": 1.0,
-        "crop_mode": "center",
+        "crop_mode": "squash",  # timm then resizes to 256x128 as the zoo does; "center" would crop
         "num_classes": 0,
     }
 

@@ -69,7 +69,7 @@ def _cfg(**kwargs: Any) -> Dict[str, Any]:
         "input_size": (3, 256, 128),
         "pool_size": (16, 8),
         "crop_pct": 1.0,
-        "crop_mode": "center",
+        "crop_mode": "squash",  # timm then resizes to 256x128 as the zoo does; "center" would crop
         "interpolation": "bicubic",
         "mean": IMAGENET_DEFAULT_MEAN,
         "std": IMAGENET_DEFAULT_STD,

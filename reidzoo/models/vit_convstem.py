@@ -107,7 +107,7 @@ def _cfg(**kwargs: Any) -> Dict[str, Any]:
         "input_size": (3, 256, 128),
         "pool_size": None,
         "crop_pct": 1.0,
-        "crop_mode": "center",
+        "crop_mode": "squash",  # timm then resizes to 256x128 as the zoo does; "center" would crop
         "interpolation": "bicubic",
         "fixed_input_size": True,
         "mean": IMAGENET_DEFAULT_MEAN,
