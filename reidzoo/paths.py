@@ -13,9 +13,10 @@ import ntpath
 import os
 import posixpath
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 PathLike = Union[str, os.PathLike]
+OPT_IN = "--allow-absolute-paths"
 
 
 class PathOutsideRootError(ValueError):
@@ -34,23 +35,26 @@ def escapes_root(entry: str, allow_absolute: bool = False) -> bool:
     return norm == ".." or norm.startswith("../")
 
 
-def outside_root_error(where: str, entry: str, allow_absolute: bool = False) -> PathOutsideRootError:
-    """The one-line error for an `entry` found at `where` (e.g. 'annos.json entry 7', 'list.txt:12')."""
+def outside_root_error(where: str, entry: str, opt_in: Optional[str] = None) -> PathOutsideRootError:
+    """The one-line error for an `entry` found at `where` (e.g. 'annos.json entry 7', 'list.txt:12');
+    `opt_in` names the flag that accepts absolute paths, where there is one."""
     absolute = posixpath.isabs(entry) or ntpath.isabs(entry)
-    hint = "; absolute paths need --allow-absolute-paths" if absolute and not allow_absolute else ""
+    hint = f"; absolute paths need {opt_in}" if absolute and opt_in else ""
     return PathOutsideRootError(f"{where}: {entry!r} is outside its root (paths must be relative to it, "
                                 f"without '..' climbing out){hint}")
 
 
-def check_inside_root(entries: Iterable[str], source: str, allow_absolute: bool = False) -> None:
+def check_inside_root(entries: Iterable[str], source: str, allow_absolute: bool = False,
+                      opt_in: Optional[str] = OPT_IN) -> None:
     """PathOutsideRootError naming the first entry of `source` that escapes its root (by index)."""
     for k, entry in enumerate(entries):
         if escapes_root(str(entry), allow_absolute):
-            raise outside_root_error(f"{source} entry {k}", str(entry), allow_absolute)
+            raise outside_root_error(f"{source} entry {k}", str(entry), None if allow_absolute else opt_in)
 
 
-def join_inside(root: PathLike, entry: str, where: str, allow_absolute: bool = False) -> Path:
-    """`root / entry` after checking that `entry` (found at `where`) stays inside `root`."""
-    if escapes_root(entry, allow_absolute):
-        raise outside_root_error(where, entry, allow_absolute)
+def join_inside(root: PathLike, entry: str, where: str) -> Path:
+    """`root / entry` after checking that `entry` (found at `where`, a file without an opt-in for absolute
+    paths) stays inside `root`."""
+    if escapes_root(entry):
+        raise outside_root_error(where, entry)
     return Path(root) / entry

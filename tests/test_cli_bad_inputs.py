@@ -1,7 +1,6 @@
 """Every command on a table of bad inputs: one `error:` line, exit 2 (input) or 1 (failed run), no traceback,
 and nothing written earlier is changed (docs/design.md, "Errors")."""
 import errno
-import hashlib
 import json
 import os
 import re
@@ -59,16 +58,16 @@ def box(tmp_path_factory):
     np.savez(b / "feats_dup.npz", **{**feats, "file_path": np.array(["c/0.jpg"] * 2 + [f"c/{i}.jpg" for i in range(2, 8)])})
     (b / "labels").mkdir()
     (b / "labels" / "annotations.json").write_text("[]  earlier output")
-    write_release("resnet18", b / "resnet18.pth")
-    assert reidzoo_main(["convert", b / "resnet18.pth", "--out", b / "hub" / "resnet18"]) == 0
+    write_release("ghostnet_0_5", b / "ghostnet.pth")
+    assert reidzoo_main(["convert", b / "ghostnet.pth", "--out", b / "hub" / "ghostnet"]) == 0
     (b / "hub" / "not_a_hub").mkdir()
     (b / "video.avi").write_bytes(b"not a video")
     return b
 
 
 def snapshot(root: Path) -> dict:
-    """Content hash of every file under root."""
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+    """Size and modification time (ns) of every file under root: any write changes them."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
@@ -84,7 +83,7 @@ def full_disk(monkeypatch):
 CASES = [
     # reidzoo evaluate / extract
     ("evaluate-unknown-model", "reidzoo evaluate --model convnxt_tiny --root {b}/nowhere", 2, "Did you mean: convnext_tiny", None),
-    ("evaluate-missing-dataset", "reidzoo evaluate --model resnet18 --root {b}/nowhere", 2, "market1501 not found", None),
+    ("evaluate-missing-dataset", "reidzoo evaluate --model resnet18 --root {b}/nowhere", 2, "Market-1501 not found", None),
     ("evaluate-features-missing", "reidzoo evaluate --features {b}/none.npz", 2, "none.npz", None),
     ("evaluate-features-not-npz", "reidzoo evaluate --features {b}/garbage.npz", 2, "garbage.npz", None),
     ("evaluate-device-tpu", "reidzoo evaluate --model resnet18 --device tpu", 2, "device 'tpu' is not one", None),
@@ -104,11 +103,11 @@ CASES = [
     ("export-pretrain-checkpoint", "reidzoo export {b}/run/checkpoint.pth --out {b}/exp", 2,
      "not a `reidzoo finetune` checkpoint", None),
     ("convert-missing", "reidzoo convert {b}/none.pth --out {b}/conv", 2, "none.pth does not exist", None),
-    ("convert-unknown-name", "reidzoo convert {b}/resnet18.pth --name resnet181 --out {b}/conv", 2,
+    ("convert-unknown-name", "reidzoo convert {b}/ghostnet.pth --name ghostnet_0_6 --out {b}/conv", 2,
      "unknown ReIDZoo model", None),
-    ("convert-out-not-empty", "reidzoo convert {b}/resnet18.pth --out {b}/hub/resnet18", 2, "not empty", None),
-    ("convert-disk-full", "reidzoo convert {b}/resnet18.pth --out {b}/conv", 1, "No space left on device", full_disk),
-    ("publish-bad-folders-rest-goes-on", "reidzoo publish {b}/hub/not_a_hub {b}/hub/resnet18 {b}/nowhere --org o --dry-run",
+    ("convert-out-not-empty", "reidzoo convert {b}/ghostnet.pth --out {b}/hub/ghostnet", 2, "not empty", None),
+    ("convert-disk-full", "reidzoo convert {b}/ghostnet.pth --out {b}/conv", 1, "No space left on device", full_disk),
+    ("publish-bad-folders-rest-goes-on", "reidzoo publish {b}/hub/not_a_hub {b}/hub/ghostnet {b}/nowhere --org o --dry-run",
      1, r"2 of 3 folder\(s\) not published", None),
     ("zoo-info-unknown", "reidzoo zoo info convnxt", 2, "Did you mean", None),
     ("synthetic-cameras", "reidzoo synthetic market --out {b}/syn --cameras 9", 2, "cameras", None),
@@ -151,7 +150,7 @@ CASES = [
     ("pretrain-float-id", "cion pretrain --config {b}/pretrain.yaml --output-dir {b}/p "
      "--annotations {b}/toy/float_id.json", 2, "integer id", None),
     ("pretrain-one-file-two-ids", "cion pretrain --config {b}/pretrain.yaml --output-dir {b}/p "
-     "--annotations {b}/toy/two_ids.json", 2, "again under id 3", None),
+     "--annotations {b}/toy/two_ids.json", 2, "under two ids", None),
     ("pretrain-export-truncated", "cion pretrain --export {b}/broken_run/checkpoint.pth --out {b}/exp", 2,
      "checkpoint.pth", None),
     ("pretrain-disk-full", "cion pretrain --config {b}/pretrain.yaml --output-dir {b}/p_full", 1,
@@ -160,6 +159,13 @@ CASES = [
     ("quickstart-missing-preset", "cion quickstart --work {b}/qs --preset nonesuch", 2, "no preset 'nonesuch'", None),
     ("experiment-unknown-model", "cion experiment --work {b}/ex --model resnet19", 2, "Did you mean", None),
 ]
+
+
+def test_denoising_that_keeps_no_identity_writes_nothing(box, capsys):
+    assert cion_main(["denoise", "--features", box / "feats.npz", "--out", box / "none", "--radius", "1.5",
+                      "--distance", "0.5", "--min-images", "100"]) == 2
+    assert "no identity survived denoising: all 8 crops were dropped" in capsys.readouterr().err
+    assert not (box / "none" / "annotations.json").exists()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -147,3 +147,32 @@ def test_folder_dataset_lists_and_subfolders(tmp_path):
         FolderDataset(tmp_path / "empty")
     with pytest.raises(ValueError, match="unknown dataset"):
         build_dataset("cuhk99")
+
+
+@pytest.mark.parametrize("entry, escapes", [
+    ("bounding_box_train/0001_c1s1_000151_01.jpg", False), ("a/../b.jpg", False), ("./a.jpg", False),
+    ("a..b/c..jpg", False), ("../x.jpg", True), ("a/../../x.jpg", True), ("..", True), ("/etc/passwd", True),
+    ("C:\\\\x.jpg", True), ("..\\\\x.jpg", True), ("", True)])
+def test_paths_from_data_files_stay_inside_their_root(entry, escapes):
+    from reidzoo.paths import escapes_root
+    assert escapes_root(entry) is escapes
+    assert escapes_root("/data/x.jpg", allow_absolute=True) is False
+
+
+def test_msmt_and_folder_lists_naming_files_outside_their_root_fail(tmp_path):
+    from reidzoo.data import FolderDataset, MSMT17
+    from reidzoo.paths import PathOutsideRootError
+    root = tmp_path / "MSMT17_V1"
+    for d in ("train", "test"):
+        (root / d).mkdir(parents=True)
+    for name in ("list_train.txt", "list_query.txt", "list_gallery.txt"):
+        (root / name).write_text("0000/0000_000_01_0303morning_0015_0.jpg 0\n")
+    (root / "list_gallery.txt").write_text("0000/0000_000_01_0303morning_0015_0.jpg 0\n"
+                                           "../../../etc/0001_000_01_0303morning_0015_0.jpg 1\n")
+    with pytest.raises(PathOutsideRootError, match=r"list_gallery.txt:2: '../../../etc/.*' is outside its root"):
+        MSMT17(root, verify=False)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "query.txt").write_text("/etc/passwd 1 1\n")
+    with pytest.raises(PathOutsideRootError, match=r"query.txt:1: '/etc/passwd' is outside"):
+        FolderDataset(own)

@@ -138,13 +138,18 @@ def test_torchvision_detector_code_path_with_local_weights(tmp_path, monkeypatch
 
 
 def test_ultralytics_detector_errors_are_clear(tmp_path):
+    with pytest.raises(DetectorUnavailable, match="not found"):
+        UltralyticsDetector(tmp_path / "yolov8n.pt")
+    weights = tmp_path / "yolov8n.pt"
+    weights.write_bytes(b"a pickle that would run code")
+    # ultralytics unpickles .pt files fully: never without the user's word, whether or not it is installed
+    with pytest.raises(DetectorUnavailable, match="full unpickling.*--trust-detector-weights"):
+        UltralyticsDetector(weights)
     try:
         import ultralytics  # noqa: F401
-        with pytest.raises(DetectorUnavailable, match="not found"):
-            UltralyticsDetector(tmp_path / "yolov8n.pt")
     except ImportError:
         with pytest.raises(DetectorUnavailable, match="pip install ultralytics"):
-            UltralyticsDetector(tmp_path / "yolov8n.pt")
+            UltralyticsDetector(weights, trust=True)
     with pytest.raises(DetectorUnavailable, match="unknown detector"):
         build_detector("yolo9000")
 

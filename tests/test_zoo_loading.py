@@ -15,7 +15,7 @@ import torch
 import reidzoo
 from reidzoo.cards import Provenance, card_provenance
 from reidzoo.cli import main as cli
-from reidzoo.hub import HubError, WEIGHTS_NAME, repo_id_for
+from reidzoo.hub import HubError, HubUnreachable, WEIGHTS_NAME, repo_id_for
 from reidzoo.models.release import CheckpointError
 from release_checkpoints import expected_output, fixture_input, write_release
 
@@ -89,7 +89,10 @@ def test_offline_hub_cache(resnet18_folder, tmp_path, monkeypatch):
     monkeypatch.setattr(C, "HF_HUB_CACHE", str(tmp_path / "hub"))
     _lay_out_hf_cache(tmp_path / "hub", "test-org/resnet18", reidzoo.hub.hub_revision(), folder)
     np.testing.assert_allclose(_embed(reidzoo.load("resnet18")), expected, rtol=0, atol=1e-6)
-    with pytest.raises(HubError, match=r"test-org/convnext_tiny.*Download them once online"):
+    # the weights are looked up before the model is built, and the message names today's command
+    monkeypatch.setattr(reidzoo.loading, "create_model", lambda *a, **k: pytest.fail("model built first"))
+    with pytest.raises(HubUnreachable, match=r"test-org/convnext_tiny.*Download them once online "
+                                              r"\(`hf download test-org/convnext_tiny --revision v1.0`\)"):
         reidzoo.load("convnext_tiny")
 
 

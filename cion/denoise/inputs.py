@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -68,7 +69,7 @@ def read_tracklets(root, check_files: bool = True) -> Tracklets:
                 bad.append(f"line {no}: {type(e).__name__}: {str(e)[:80]}")
                 continue
             if escapes_root(vals[3]):
-                raise outside_root_error(f"{jl}:{no}", vals[3])
+                raise outside_root_error(f"{jl}:{no}", vals[3])  # no opt-in: mining writes relative paths
             if vals[3] in seen:
                 n_dup += 1
                 dup.append(f"line {no}: {vals[3]}")
@@ -117,6 +118,10 @@ def read_features_npz(path, allow_absolute_paths: bool = False) -> Dict[str, np.
     except ValueError as e:
         raise DenoiseInputError(f"{path}: cannot read it as .npz without pickles ({e}); store strings as "
                                 f"fixed-width unicode arrays (np.asarray(names, dtype=str))") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:  # empty, truncated or not a zip at all
+        raise DenoiseInputError(f"{path} is not a readable .npz file ({e}); write it again with np.savez") from None
+    if not hasattr(data, "files"):
+        raise DenoiseInputError(f"{path} holds a single array, not an .npz of named arrays (np.savez)")
     missing = [k for k in ("features", "video", "tracklet", "file_path") if k not in data.files]
     if missing:
         raise DenoiseInputError(f"{path} lacks array(s) {missing}; it needs features (N, d float32), video (N), "

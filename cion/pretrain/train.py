@@ -106,8 +106,7 @@ class Pretrainer:
         self.rank, self.world, self.device = init_distributed(cfg.device)
         self.out = Path(cfg.output_dir)
         self.is_main = self.rank == 0
-        # one run per folder: a second one would interleave its log and checkpoints with this one's
-        self._lock = RunLock(self.out).acquire() if self.is_main else None
+        self._lock: Optional[RunLock] = None
         try:
             self._setup(resume, overwrite, progress)
         except BaseException:
@@ -126,6 +125,7 @@ class Pretrainer:
         for key in ("init_weights", "probe_root"):
             if getattr(cfg, key) and not Path(getattr(cfg, key)).exists():
                 raise FileNotFoundError(f"{key}={getattr(cfg, key)} does not exist")
+        ckpt_stamp = self._checkpoint_stamp()
         ckpt = self._existing_run(resume, overwrite)  # read (and checked) before any work
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -178,6 +178,14 @@ class Pretrainer:
 
         self.epoch, self.step_in_epoch, self.it = 0, 0, 0
         self.failed_images, self.dropped_groups = 0, 0
+        if self.is_main:
+            # one run per folder: a second one would interleave its log and checkpoints with this one's. Taken
+            # only now, so that a run refused above leaves the folder untouched; what was decided about the
+            # folder before must still hold under the lock
+            self._lock = RunLock(self.out).acquire()
+            if self._checkpoint_stamp() != ckpt_stamp:
+                raise RunDirError(f"another run wrote {self.out / CHECKPOINT_NAME} while this one was starting; "
+                                  f"start this one again")
         if self.is_main and overwrite:
             for name in RUN_FILES:
                 (self.out / name).unlink(missing_ok=True)
@@ -257,6 +265,14 @@ class Pretrainer:
             save_checkpoint(state, self.out / CHECKPOINT_NAME)
         if self.world > 1:
             dist.barrier()
+
+    def _checkpoint_stamp(self) -> Optional[tuple]:
+        """(size, mtime) of the folder's checkpoint, None without one: tells whether it changed meanwhile."""
+        try:
+            st = (self.out / CHECKPOINT_NAME).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_mtime_ns
 
     def _existing_run(self, resume: bool, overwrite: bool) -> Optional[Dict[str, Any]]:
         """The checkpoint to resume from, or None to start afresh; refuses to replace a run by accident."""

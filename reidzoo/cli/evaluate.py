@@ -20,6 +20,8 @@ rules), cmc.png and, with images, ranked.png (top-10 per query, green/red).
 from __future__ import annotations
 
 import argparse
+import zipfile
+from pathlib import Path
 
 from .argtypes import device, positive_int
 
@@ -53,6 +55,9 @@ def run(a: argparse.Namespace) -> int:
     if a.model:
         from reidzoo.loading import check_source
         check_source(a.model, a.weights)  # before the dataset is read
+    elif Path(a.features).is_file() and not zipfile.is_zipfile(a.features):  # np.savez writes a zip
+        raise ValueError(f"{a.features} is not an .npz file (empty, truncated or something else); "
+                         f"write it with `reidzoo extract` or np.savez")
     from reidzoo.evaluation.report import run_features, run_model, summary_table
     how = f"{a.metric}{', re-ranked' if a.rerank else ''}"
     if a.features:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 
-ERRORS = (ValueError, KeyError, OSError, RuntimeError)
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `reidzoo export`."""

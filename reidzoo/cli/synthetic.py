@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 
-ERRORS = (ValueError, FileExistsError)
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The subcommands of `reidzoo synthetic`: market, videos, pictures."""

@@ -20,8 +20,6 @@ import argparse
 import json
 from pathlib import Path
 
-ERRORS = ("reidzoo:UnknownModelError",)
-
 
 def cmd_list(a: argparse.Namespace) -> int:
     """Print the zoo as a text table, Markdown or JSON."""

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 from typing import List, Optional
 
+from ..paths import PathOutsideRootError, join_inside
 from .base import DatasetLayoutError, Item, PathLike, ReIDDataset, list_images
 
 LAYOUT = """  <root>/
@@ -44,7 +45,9 @@ class FolderDataset(ReIDDataset):
                     continue
                 try:
                     rel, pid, cam = line.split()[:3]
-                    items.append((str(self.dataset_dir / rel), int(pid), int(cam)))
+                    items.append((str(join_inside(self.dataset_dir, rel, f"{lst}:{n}")), int(pid), int(cam)))
+                except PathOutsideRootError:
+                    raise
                 except ValueError:
                     raise DatasetLayoutError(f"{lst}:{n}: expected 'path pid camid', got {line!r}") from None
             return items

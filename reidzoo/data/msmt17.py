@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
+from ..paths import join_inside
 from .base import DatasetLayoutError, Item, PathLike, ReIDDataset, find_dataset_dir, relabel
 
 LAYOUT = """  <root>/MSMT17_V1/                       (or MSMT17_V2/ with mask_train_v2/, mask_test_v2/)
@@ -72,7 +73,7 @@ class MSMT17(ReIDDataset):
             except (IndexError, ValueError):
                 raise DatasetLayoutError(f"{path}:{n}: expected 'path pid' with a file name like "
                                          f"0000_000_01_0303morning_0015_0.jpg, got {line!r}") from None
-            items.append((str(image_dir / rel), pid, cam))
+            items.append((str(join_inside(image_dir, rel, f"{path}:{n}")), pid, cam))
         if not items:
             raise DatasetLayoutError(f"{path} lists no images. Expected layout:\n{LAYOUT}")
         return items
