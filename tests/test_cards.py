@@ -72,11 +72,13 @@ def test_publish_refuses_a_card_that_does_not_match(folders, tmp_path, capsys):
     (old / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="records no provenance"):
         plan_upload(old, "my-org")
-    # The command line says so in one line per folder and publishes nothing.
+    # The command line says so in one line per folder, goes on with the others, and lists the failures at the end.
     capsys.readouterr()
     assert cli(["publish", str(wrong), str(folders["release"]), "--org", "my-org", "--dry-run"]) == 1
     out = capsys.readouterr()
-    assert "config.json records cion-pretrain" in out.err and len(out.err.strip().splitlines()) == 1
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 2 and "config.json records cion-pretrain" in lines[0]
+    assert lines[1].startswith("error: 1 of 2 folder(s) not published: ") and str(wrong) in lines[1]
     assert "my-org/resnet18" in out.out and "nothing uploaded" in out.out
 
 

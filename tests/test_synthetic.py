@@ -292,8 +292,9 @@ def test_cli_help_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["synthetic", "videos", "--help"])
     assert e.value.code == 0 and "--people" in capsys.readouterr().out
-    assert main(["synthetic", "market", "--out", tmp_path / "m", "--cameras", "9"]) == 2
-    assert "cameras must be between 2 and 6" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:   # a usage error, before anything is generated
+        main(["synthetic", "market", "--out", tmp_path / "m", "--cameras", "9"])
+    assert e.value.code == 2 and "argument --cameras: must be <= 6, got 9" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
     assert main(["synthetic", "videos", "--out", tmp_path / "v", "--videos", "2", "--people", "2", "--frames", "5",
                  "--width", "160", "--height", "96"]) == 0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 
-ERRORS = ("reidzoo.finetune:RunDirError", OSError, ValueError, KeyError)
+from .argtypes import device, non_negative_int, number, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,10 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from reidzoo.data import dataset_names
     p.add_argument("--dataset", help=f"the (target) dataset: {', '.join(dataset_names())}, or a folder")
     p.add_argument("--root", help="data root or dataset folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--eps", type=float, help="DBSCAN radius (0.6 Market-1501, 0.7 MSMT17)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--eps", type=number(float, above=0, maximum=1), help="DBSCAN radius (0.6 Market-1501, 0.7 MSMT17)")
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--device", type=device, help="cpu or cuda")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set iters=100 k1=20 (docs/cluster_contrast.md)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

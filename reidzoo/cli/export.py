@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from .argtypes import positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `reidzoo export`."""
@@ -30,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("hub", "onnx"), default="hub", help="hub folder (default) or ONNX")
     p.add_argument("--weights", help="onnx: weights for a zoo name (hub folder, .safetensors, release .pth)")
     p.add_argument("--random", action="store_true", help="onnx: a zoo name with random weights (no download)")
-    p.add_argument("--opset", type=int, default=18, help="onnx: opset version (default 18; VOLO needs >= 18)")
+    p.add_argument("--opset", type=positive_int, default=18, help="onnx: opset version (default 18; VOLO needs >= 18)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
@@ -42,7 +44,9 @@ def run(a: argparse.Namespace) -> int:
         out = export_finetuned(a.source, a.out, overwrite=a.overwrite)
         print(f"wrote {out} (load it with reidzoo.load({str(out)!r}))")
         return 0
+    from reidzoo.loading import check_source
     from reidzoo.onnx_export import export_source
+    check_source(a.source, a.weights)
     if Path(a.out).suffix != ".onnx":
         raise ValueError(f"--out {a.out}: an ONNX file name must end in .onnx")
     if Path(a.out).exists() and not a.overwrite:

@@ -27,7 +27,10 @@ from ..atomic import atomic_torch_save
 from ..data import build_dataset
 from ..bn import reestimate_bn
 from ..config_loader import config_from_dict
+from ..devices import check_device_name
 from ..features import extract_features, load_images, prefers_channels_last
+from ..loading import check_source
+from ..models.registry import get_spec
 from ..transforms import train_transform
 from .cluster_memory import ClusterMemory, centroids
 from .config import FinetuneConfig
@@ -113,6 +116,10 @@ def check_config(cfg: ClusterContrastConfig) -> None:
     for name in ("epochs", "iters", "p", "k", "k1", "k2", "min_samples", "step_size", "eval_every"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    check_device_name(cfg.device, allow_auto=False)
+    get_spec(cfg.model)  # before the dataset is read
+    if cfg.init:
+        check_source(cfg.init)
 
 
 def shared_config(cfg: ClusterContrastConfig) -> FinetuneConfig:
