@@ -80,7 +80,7 @@ def test_bad_input_says_what_to_do(work, capsys):
     with pytest.raises(ExperimentError, match="another --work"):
         run_experiment(ExperimentConfig(work=str(work), seeds=[0], budget="small", model="ghostnet_1_0"))
     assert experiment_cli(["--work", str(work), "--seeds", "0", "--budget", "small", "--model", "no_such_net"]) == 2
-    assert "unknown model" in capsys.readouterr().err
+    assert "unknown ReIDZoo model" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         experiment_cli(["--help"])
     assert "equal compute" in capsys.readouterr().out
