@@ -1,7 +1,6 @@
 """Cluster Contrast: the memory, GeM, a tiny unsupervised run that learns, and the command."""
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ from reidzoo.finetune.cluster_contrast import (ClusterContrastConfig, build_mode
                                                shared_config)
 from reidzoo.finetune.cluster_memory import ClusterMemory, centroids
 from reidzoo.finetune.gem import GeM, use_gem
+
+from own_identities import train_split
 
 
 def test_centroids_are_normalised_means_without_outliers():
@@ -65,16 +66,6 @@ def easy_world(tmp_path_factory):
     return root
 
 
-def _own_split(root):
-    """Query = one image per train identity, gallery = the rest: mAP on the run's own (unlabelled) people."""
-    ds = reidzoo.data.Market1501(root)
-    first = {}
-    for it in ds.train:
-        first.setdefault(it[1], it)
-    q = list(first.values())
-    return SimpleNamespace(query=q, gallery=[it for it in ds.train if it not in q])
-
-
 def _cfg(root, **kw):
     base = dict(model="resnet18", dataset="synthetic", root=str(root), epochs=6, iters=8, p=4, k=4, eps=0.6, k1=6,
                 k2=2, input_size=(64, 32), pad=3, self_norm=False, reestimate_bn=True, num_workers=0,
@@ -85,7 +76,7 @@ def _cfg(root, **kw):
 
 def test_tiny_unsupervised_run_learns(easy_world, tmp_path):
     # Seeds 0, 1, 2 of this run gained 12, 10 and 18 mAP points (this test uses seed 1).
-    res = cluster_contrast(_cfg(easy_world), tmp_path / "run", progress=False, eval_set=_own_split(easy_world))
+    res = cluster_contrast(_cfg(easy_world), tmp_path / "run", progress=False, eval_set=train_split(easy_world))
     h = res["history"]
     assert [r["epoch"] for r in h] == list(range(7)) and h[0]["gem"] and "mAP" not in h[3]
     # The memory is rebuilt every epoch and the cluster set changes, so single epochs are noisy: the
@@ -100,7 +91,7 @@ def test_tiny_unsupervised_run_learns(easy_world, tmp_path):
     ck = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
     assert ck["config"]["eps"] == 0.6 and len(ck["history"]) == 7
     # the checkpoint gives back the evaluated model: same last-epoch score
-    again = evaluate_backbone(load_checkpoint(tmp_path / "run" / "last.pth"), _own_split(easy_world),
+    again = evaluate_backbone(load_checkpoint(tmp_path / "run" / "last.pth"), train_split(easy_world),
                               shared_config(_cfg(easy_world)), progress=False)
     assert again["mAP"] == pytest.approx(res["last"]["mAP"], abs=1e-6)
 
