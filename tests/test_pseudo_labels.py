@@ -88,6 +88,11 @@ def test_pseudo_labels_find_the_identities_and_drop_the_outlier():
     assert labels[-1] == -1 and len(set(labels[:-1])) == 4
     assert all(len(set(labels[ids == i])) == 1 for i in range(4))
     stats = label_stats(labels, ids)
-    assert stats == {"clusters": 4, "outliers": pytest.approx(1 / 33), "ari": pytest.approx(1.0), "purity": 1.0}
+    assert stats == {"clusters": 4, "outliers": pytest.approx(1 / 33), "ari": pytest.approx(1.0), "purity": 1.0,
+                     "ari_all": pytest.approx(1.0)}           # the outlier is a person of its own
+    # a third person dropped as two outliers: the clustered rest is perfect, ari_all counts the loss
+    part = label_stats(np.array([0, 0, 1, 1, -1, -1]), np.array([1, 1, 2, 2, 3, 3]))
+    # pairs together: 2 of the clustering, 3 of the truth, 2 shared; chance 2 * 3 / 15 -> (2 - 0.4) / (2.5 - 0.4)
+    assert part["ari"] == 1.0 and part["purity"] == 1.0 and part["ari_all"] == pytest.approx(16 / 21)
     with pytest.raises(ValueError, match="eps"):
         dbscan_labels(jaccard_distance(feats), eps=1.5)

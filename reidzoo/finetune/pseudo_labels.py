@@ -38,7 +38,7 @@ def pseudo_labels(features: np.ndarray, eps: float, min_samples: int = DEFAULT_M
 
 def label_stats(labels: np.ndarray, true_ids: np.ndarray = None) -> Dict[str, float]:
     """Cluster count and outlier share; with ground truth (diagnostics only) the adjusted Rand index
-    and purity of the clustered images."""
+    and purity of the clustered images, and the ARI of all images with each outlier on its own."""
     labels = np.asarray(labels)
     kept = labels >= 0
     out = {"clusters": int(len(np.unique(labels[kept]))), "outliers": float(1.0 - kept.mean()) if len(labels) else 0.0}
@@ -46,6 +46,9 @@ def label_stats(labels: np.ndarray, true_ids: np.ndarray = None) -> Dict[str, fl
         from sklearn.metrics import adjusted_rand_score
         t, c = np.asarray(true_ids)[kept], labels[kept]
         out["ari"] = float(adjusted_rand_score(t, c))
+        # dropping images makes the clustered rest look cleaner; counting outliers as singletons does not
+        alone = np.where(kept, labels, labels.max() + 1 + np.arange(len(labels)))
+        out["ari_all"] = float(adjusted_rand_score(true_ids, alone))
         # purity: share of clustered images whose cluster's majority identity is their own
         pairs = np.unique(np.stack([c, t]), axis=1, return_counts=True)
         best = {}
