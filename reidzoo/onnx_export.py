@@ -138,11 +138,14 @@ def parity(model: nn.Module, onnx_model: OnnxModel, batch: int = 3, seed: int = 
 
 def export_source(source: PathLike, out: PathLike, weights: Optional[PathLike] = None, pretrained: bool = True,
                   opset: int = DEFAULT_OPSET) -> Tuple[Path, float]:
-    """Export a zoo name, hub folder, release .pth or fine-tuning last.pth to ONNX; returns (path, parity).
+    """Export a zoo name, hub folder, release .pth or fine-tuning / Cluster Contrast last.pth to ONNX;
+    returns (path, parity).
 
-    A fine-tuning checkpoint exports the model its run evaluated (`reidzoo.finetune.load_run`);
+    A fine-tuning checkpoint exports the model its run evaluated (`reidzoo.finetune.load_run`; a
+    Cluster Contrast one: GeM and neck included, `cluster_contrast.load_checkpoint`);
     the parity is `parity()` of the written file against that PyTorch model.
     """
+    from .finetune.cluster_contrast import is_contrast_checkpoint, load_checkpoint
     from .finetune.export import is_run_checkpoint, load_run
     from .loading import load
     meta: Dict[str, Any] = {"source": str(source)}
@@ -152,6 +155,15 @@ def export_source(source: PathLike, out: PathLike, weights: Optional[PathLike] =
         meta["finetune"] = {"model": run.config.get("model"), "dataset": run.config.get("dataset"),
                             "epochs_done": run.epochs_done, "metrics": run.metrics}
         model.zoo_name = run.config.get("model")
+    elif is_contrast_checkpoint(source):
+        model = load_checkpoint(source)
+        ck = torch.load(source, map_location="cpu", weights_only=True)
+        evaluated = [h for h in ck["history"] if "mAP" in h]
+        meta["cluster_contrast"] = {"model": ck["config"].get("model"), "dataset": ck["config"].get("dataset"),
+                                    "epochs_done": len(ck["history"]) - 1,
+                                    "metrics": {k: evaluated[-1][k] for k in ("mAP", "rank1", "mINP")
+                                                if evaluated and k in evaluated[-1]}}
+        model.zoo_name = ck["config"].get("model")
     else:
         model = load(source, weights=weights, pretrained=pretrained)
     path = export_onnx(model, out, opset=opset, metadata=meta)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from cion.cli import main as cion_main
@@ -62,6 +63,9 @@ def box(tmp_path_factory):
     assert reidzoo_main(["convert", b / "ghostnet.pth", "--out", b / "hub" / "ghostnet"]) == 0
     (b / "hub" / "not_a_hub").mkdir()
     (b / "video.avi").write_bytes(b"not a video")
+    # the shape of a `reidzoo cluster-contrast` last.pth (no epoch key: not a fine-tuning checkpoint)
+    torch.save({"config": {"model": "resnet18", "eps": 0.6, "k1": 30, "temperature": 0.05}, "model": {},
+                "history": []}, b / "contrast_last.pth")
     return b
 
 
@@ -102,6 +106,8 @@ CASES = [
     ("export-truncated", "reidzoo export {b}/garbage.pth --out {b}/exp", 2, "not a PyTorch checkpoint", None),
     ("export-pretrain-checkpoint", "reidzoo export {b}/run/checkpoint.pth --out {b}/exp", 2,
      "not a `reidzoo finetune` checkpoint", None),
+    ("export-contrast-run-as-hub", "reidzoo export {b}/contrast_last.pth --out {b}/exp", 2, "export it with --format onnx",
+     None),
     ("export-onnx-unknown-model", "reidzoo export convnxt_tiny --format onnx --out {b}/x.onnx", 2, "Did you mean", None),
     ("export-onnx-not-onnx-name", "reidzoo export resnet18 --random --format onnx --out {b}/x.txt", 2,
      "must end in .onnx", None),

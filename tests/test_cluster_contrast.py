@@ -94,6 +94,15 @@ def test_tiny_unsupervised_run_learns(easy_world, tmp_path):
     again = evaluate_backbone(load_checkpoint(tmp_path / "run" / "last.pth"), train_split(easy_world),
                               shared_config(_cfg(easy_world)), progress=False)
     assert again["mAP"] == pytest.approx(res["last"]["mAP"], abs=1e-6)
+    # and so does its ONNX export (GeM and neck included), through onnxruntime
+    pytest.importorskip("onnxruntime")
+    from reidzoo.onnx_export import export_source, load_onnx
+    path, rel = export_source(tmp_path / "run" / "last.pth", tmp_path / "run.onnx")
+    assert rel < 1e-4
+    onnx_model = load_onnx(path)
+    assert onnx_model.info["cluster_contrast"]["epochs_done"] == 6
+    via_onnx = evaluate_backbone(onnx_model, train_split(easy_world), shared_config(_cfg(easy_world)), progress=False)
+    assert via_onnx["mAP"] == pytest.approx(res["last"]["mAP"], abs=1e-4)
 
 
 def test_command_runs_and_refuses_bad_input(easy_world, tmp_path, capsys):
@@ -117,3 +126,6 @@ def test_build_model_preprocessing():
     assert gem and list(m.pretrained_cfg["mean"]) == [0.5] * 3 and m.pretrained_cfg["input_size"] == (3, 64, 32)
     m, gem = build_model(ClusterContrastConfig(model="edgenext_x_small", self_norm=False, pooling="gem"))
     assert not gem and list(m.pretrained_cfg["mean"]) != [0.5] * 3
+    x = torch.rand(3, 3, 64, 32)
+    m, _ = build_model(ClusterContrastConfig(model="resnet18", input_size=(64, 32), neck=False))
+    assert isinstance(m.neck, torch.nn.Identity) and torch.equal(m.eval()(x), m.backbone(x))

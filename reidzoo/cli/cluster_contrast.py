@@ -13,9 +13,10 @@ Examples:
   reidzoo cluster-contrast --config configs/cluster_contrast/msmt17_uda.yaml --init runs/ft_market/hub \\
       --out runs/uda_market2msmt
   reidzoo cluster-contrast --config configs/cluster_contrast/synthetic_smoke.yaml --root datasets/synthetic_market \\
-      --out runs/usl_synth --set eps=0.5 epochs=4
+      --init runs/ft_other_synthetic/hub --out runs/usl_synth      # a CPU run (docs/cluster_contrast.md)
 
-Outputs in --out: finetune_config.json, log.jsonl (per epoch: clusters, outliers, loss, mAP...), last.pth.
+Outputs in --out: finetune_config.json, log.jsonl (per epoch: clusters, outliers, pseudo-label ARI, loss,
+mAP...), last.pth.
 """
 from __future__ import annotations
 

@@ -68,6 +68,7 @@ class ClusterContrastConfig:
     momentum: float = 0.2
     hard: bool = True                    # hardest-instance centroid updates
     pooling: str = "gem"                 # gem (where the backbone allows it) | model (its own pooling)
+    neck: bool = True                    # BatchNorm1d after the pooling (train mode: batch statistics)
     self_norm: bool = True               # pixel mean = std = 0.5 instead of the model's (release: --self-norm)
     reestimate_bn: bool = False          # BN statistics from the train images first (random-init starts)
     input_size: Tuple[int, int] = (256, 128)
@@ -87,15 +88,16 @@ class ClusterContrastConfig:
 
 
 class ContrastModel(nn.Module):
-    """Backbone (GeM where it fits) -> BatchNorm1d with a frozen zero bias: the embedding that is
-    trained, clustered and evaluated (L2-normalised by the callers)."""
+    """Backbone (GeM where it fits) -> BatchNorm1d with a frozen zero bias (`neck=False`: none): the
+    embedding that is trained, clustered and evaluated (L2-normalised by the callers)."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, neck: bool = True):
         super().__init__()
         self.backbone = backbone
         dim = getattr(backbone, "head_hidden_size", None) or backbone.num_features
-        self.neck = nn.BatchNorm1d(dim)
-        self.neck.bias.requires_grad_(False)
+        self.neck = nn.BatchNorm1d(dim) if neck else nn.Identity()
+        if neck:
+            self.neck.bias.requires_grad_(False)
         self.pretrained_cfg = backbone.pretrained_cfg
         self.transform = backbone.transform
 
@@ -137,7 +139,20 @@ def build_model(cfg: ClusterContrastConfig) -> Tuple[ContrastModel, bool]:
     check_config(cfg)
     backbone = build_backbone(shared_config(cfg))
     gem = cfg.pooling == "gem" and use_gem(backbone)
-    return ContrastModel(backbone), gem
+    return ContrastModel(backbone, cfg.neck), gem
+
+
+def is_contrast_checkpoint(path: os.PathLike) -> bool:
+    """True for the last.pth of a `reidzoo cluster-contrast` run (its config, model and history)."""
+    p = Path(path)
+    if not p.is_file() or p.suffix not in (".pth", ".pt"):
+        return False
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception:  # not a plain checkpoint (e.g. a pickled release file): not ours
+        return False
+    return (isinstance(ck, dict) and {"config", "model", "history"} <= set(ck) and isinstance(ck["config"], dict)
+            and {"eps", "k1", "temperature"} <= set(ck["config"]))
 
 
 def load_checkpoint(path: os.PathLike, device: str = "cpu") -> ContrastModel:

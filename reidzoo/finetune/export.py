@@ -45,6 +45,9 @@ def load_run(checkpoint: os.PathLike) -> FinetunedRun:
     """The model of a fine-tuning checkpoint, built as the run built it and put in evaluation mode."""
     ck = torch_load_safely(checkpoint, safe_globals=())  # one-line errors for missing / damaged files
     if not (isinstance(ck, dict) and {"config", "model", "epoch"} <= set(ck)):
+        if isinstance(ck, dict) and {"config", "model", "history"} <= set(ck):
+            raise CheckpointError(f"{checkpoint} is a `reidzoo cluster-contrast` checkpoint: export it with "
+                                  f"--format onnx (a hub folder cannot hold its GeM pooling and neck)")
         raise CheckpointError(f"{checkpoint} is not a `reidzoo finetune` checkpoint (last.pth); a CION pre-training "
                               f"checkpoint is exported with `cion pretrain --export`")
     cfg = ck["config"]
