@@ -176,3 +176,13 @@ def test_msmt_and_folder_lists_naming_files_outside_their_root_fail(tmp_path):
     (own / "query.txt").write_text("/etc/passwd 1 1\n")
     with pytest.raises(PathOutsideRootError, match=r"query.txt:1: '/etc/passwd' is outside"):
         FolderDataset(own)
+
+
+def test_a_folder_path_with_a_known_layout_gets_its_reader(market_root, tmp_path):
+    # `reidzoo evaluate --dataset PATH` on a Market-1501 or MSMT17 folder reads it as that dataset
+    with pytest.warns(UserWarning, match="differs from the published dataset"):
+        ds = build_dataset(str(market_root / "Market-1501-v15.09.15"))
+    assert isinstance(ds, Market1501) and len(ds.gallery) == 4 and ds.junk
+    msmt = msmt_tree(tmp_path / "m")
+    with pytest.warns(UserWarning):
+        assert isinstance(build_dataset(str(msmt)), MSMT17)

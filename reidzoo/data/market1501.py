@@ -34,14 +34,14 @@ class Market1501(ReIDDataset):
 
     name = "market1501"
     folder_names = ("Market-1501-v15.09.15", "Market-1501", "market1501")
+    markers = ("bounding_box_train", "bounding_box_test", "query")    # what a Market-1501 folder holds
     expected = {"train": (12936, 751), "query": (3368, 750), "gallery": (15913, 751)}
 
     def __init__(self, root: Optional[PathLike] = None, relabel_train: bool = False, verify: bool = True):
         super().__init__()
         self.junk: Dict[str, int] = {}             # per folder: images of person -1, dropped
         self.misnamed: Dict[str, List[str]] = {}   # per folder: image files that do not parse, skipped
-        self.dataset_dir = find_dataset_dir(root, self.folder_names, ("bounding_box_train", "bounding_box_test",
-                                                                        "query"), LAYOUT, "Market-1501")
+        self.dataset_dir = find_dataset_dir(root, self.folder_names, self.markers, LAYOUT, "Market-1501")
         self.train = self._read("bounding_box_train")
         self.query = self._read("query")
         self.gallery = self._read("bounding_box_test")

@@ -30,14 +30,14 @@ class MSMT17(ReIDDataset):
     """
 
     name = "msmt17"
+    markers = ("list_train.txt", "list_query.txt", "list_gallery.txt")   # what an MSMT17 folder holds
     # published sizes: list_train 30,248 images and list_val 2,373, both of the same 1,041 ids
     expected = {"train": (30248, 1041), "query": (11659, 3060), "gallery": (82161, 3060)}
 
     def __init__(self, root: Optional[PathLike] = None, relabel_train: bool = False, verify: bool = True,
                  include_val: bool = False):
         super().__init__()
-        lists = ("list_train.txt", "list_query.txt", "list_gallery.txt")
-        self.dataset_dir = find_dataset_dir(root, tuple(_VERSIONS), lists, LAYOUT, "MSMT17")
+        self.dataset_dir = find_dataset_dir(root, tuple(_VERSIONS), self.markers, LAYOUT, "MSMT17")
         train_dir, test_dir = self._image_dirs()
         self.train = self._read("list_train.txt", train_dir)
         self.val = self._read("list_val.txt", train_dir) if (self.dataset_dir / "list_val.txt").exists() else []

@@ -42,12 +42,17 @@ def dataset_names() -> List[str]:
 
 
 def build_dataset(name: str, root: PathLike | None = None, **kwargs) -> ReIDDataset:
-    """A reader by registered name, or by a path to your own folder (FolderDataset)."""
+    """A reader by registered name, or by a folder path: Market-1501 or MSMT17 by their layout, else
+    your own set (FolderDataset)."""
     key = _key(name)
     if key in _REGISTRY:
         return _REGISTRY[key](root, **kwargs)
-    if Path(name).is_dir():
-        return FolderDataset(name, **kwargs)
+    folder = Path(name)
+    if folder.is_dir():
+        for reader in (Market1501, MSMT17):
+            if all((folder / m).exists() for m in reader.markers):
+                return reader(folder, **kwargs)
+        return FolderDataset(folder, **kwargs)
     raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(dataset_names())} or a folder path "
                      f"(reidzoo.data.register_dataset adds your own)")
 
