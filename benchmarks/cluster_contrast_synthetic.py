@@ -113,7 +113,8 @@ def contrast_run(init: Path, root: Path, run: Path, seed: int, eps: float, a: ar
         return json.loads(done.read_text())
     cfg = ClusterContrastConfig(model=a.model, init=str(init), dataset="synthetic", root=str(root),
                                 input_size=tuple(a.size), pad=a.pad, self_norm=False, epochs=a.epochs,
-                                iters=a.iters, p=8, k=4, lr=a.lr, eps=eps, neck=a.neck, eval_every=a.epochs,
+                                iters=a.iters, p=8, k=4, lr=a.lr, eps=eps, neck=a.neck, sampler=a.sampler,
+                                eval_every=a.epochs,
                                 num_workers=0,
                                 batch_size_eval=100, seed=seed)
     t = time.perf_counter()
@@ -154,6 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("--neck", action=argparse.BooleanOptionalAction, default=False,
                     help="the release's BN neck (off by default: with batches of 32 its batch statistics "
                          "lower held-out mAP even when trained on the true labels; docs/cluster_contrast.md)")
+    ap.add_argument("--sampler", choices=("camera", "random"), default="camera",
+                    help="P x K over pseudo identities: the release's K across cameras, or K at random")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the results here")
     a = ap.parse_args(argv)
@@ -168,7 +171,8 @@ def main(argv=None) -> int:
         chosen = choose_eps(hub, roots["source"], EPS_GRID, a) if a.eps == "auto" else {"eps": float(a.eps)}
         eps = chosen["eps"]
         uda_world = f"uda_shift{a.uda_camera_shift}"
-        tag = f"from_e{a.source_epochs}_eps{eps}_lr{a.lr}_ep{a.epochs}" + ("_neck" if a.neck else "")
+        tag = (f"from_e{a.source_epochs}_eps{eps}_lr{a.lr}_ep{a.epochs}" + ("_neck" if a.neck else "")
+               + ("_cam" if a.sampler == "camera" else ""))
         usl = contrast_run(hub, roots["usl"], run / f"usl_{tag}", seed, eps, a)
         uda = contrast_run(hub, roots[uda_world], run / f"{uda_world}_{tag}", seed, eps, a)
         direct_avg = as_trained_map(hub, roots[uda_world], a)

@@ -11,7 +11,7 @@ from reidzoo.cards import Provenance, card_claims_paper_results, card_provenance
 from reidzoo.cli import main as cli
 from reidzoo.data.synthetic import make_market_like
 from reidzoo.finetune import FinetuneConfig, RunDirError, evaluate_backbone, export_finetuned, finetune
-from reidzoo.finetune.data import PKSampler
+from reidzoo.finetune.data import CameraPKSampler, PKSampler
 from reidzoo.finetune.fewshot import few_shot_identities
 from reidzoo.finetune.losses import BatchHardTripletLoss
 
@@ -42,6 +42,40 @@ def test_pk_sampler_batches_are_p_identities_by_k():
         assert len(set(lab)) == 3 and all(lab.count(c) == 4 for c in set(lab))
     s.set_epoch(1)
     assert list(s) != idx
+
+
+def test_camera_sampler_takes_the_anchors_companions_from_other_cameras():
+    # identity 0: cameras 0,0,1,2 (companions from other cameras); 1: one camera (other images);
+    # 2: five images over 3 cameras; 3: a single image (repeated); 4: many images, two cameras
+    labels = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3] + [4] * 8
+    cams = [0, 0, 1, 2, 0, 0, 0, 0, 1, 1, 2, 2, 3, 0] + [0] * 4 + [5] * 4
+    s = CameraPKSampler(labels, cams, p=2, k=4, seed=3)
+    seen = set()
+    for epoch in range(20):
+        s.set_epoch(epoch)
+        batches = s._batches()
+        assert len(batches) == 2 and all(len(b) == 8 for b in batches)      # 5 identities, P = 2: 2 batches
+        again = CameraPKSampler(labels, cams, p=2, k=4, seed=3)
+        again.set_epoch(epoch)
+        assert list(again) == [i for b in batches for i in b]                 # (seed, epoch) fix the order
+        for b in batches:
+            groups = [b[i:i + 4] for i in (0, 4)]
+            assert len({labels[g[0]] for g in groups}) == 2
+            for anchor, *rest in groups:
+                pid = labels[anchor]
+                assert all(labels[i] == pid for i in rest)
+                seen.add(pid)
+                if pid == 3:
+                    assert rest == [anchor] * 3
+                elif pid == 1:
+                    assert anchor not in rest
+                else:
+                    assert all(cams[i] != cams[anchor] for i in rest)
+                if pid == 4:     # 4 images on the other camera, at least K: drawn without replacement
+                    assert len(set(rest)) == 3
+    assert seen == {0, 1, 2, 3, 4}
+    with pytest.raises(ValueError, match="camera ids"):
+        CameraPKSampler(labels, cams[:-1], p=2, k=4)
 
 
 def test_normalised_triplet_gives_no_reward_for_shrinking_features():

@@ -34,7 +34,7 @@ from ..models.registry import get_spec
 from ..transforms import train_transform
 from .cluster_memory import ClusterMemory, centroids
 from .config import FinetuneConfig
-from .data import PKSampler, TrainSet
+from .data import CameraPKSampler, PKSampler, TrainSet
 from .gem import use_gem
 from .pseudo_labels import label_stats, pseudo_labels
 from .model import build_backbone
@@ -69,6 +69,7 @@ class ClusterContrastConfig:
     hard: bool = True                    # hardest-instance centroid updates
     pooling: str = "gem"                 # gem (where the backbone allows it) | model (its own pooling)
     neck: bool = True                    # BatchNorm1d after the pooling (train mode: batch statistics)
+    sampler: str = "camera"              # camera: K images across cameras per pseudo identity | random
     self_norm: bool = True               # pixel mean = std = 0.5 instead of the model's (release: --self-norm)
     reestimate_bn: bool = False          # BN statistics from the train images first (random-init starts)
     input_size: Tuple[int, int] = (256, 128)
@@ -109,6 +110,8 @@ def check_config(cfg: ClusterContrastConfig) -> None:
     """Refuse values that would fail (or mean nothing) only after the first clustering."""
     if cfg.pooling not in ("gem", "model"):
         raise ValueError(f"pooling must be gem or model, got {cfg.pooling!r}")
+    if cfg.sampler not in ("camera", "random"):
+        raise ValueError(f"sampler must be camera or random, got {cfg.sampler!r}")
     if cfg.optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
     if not 0.0 < cfg.eps < 1.0:
@@ -273,7 +276,10 @@ def cluster_contrast(cfg: ClusterContrastConfig, run_dir: os.PathLike, resume: b
             kept = np.flatnonzero(labels >= 0)
             items = [(paths[i], int(labels[i]), dataset.train[i][2]) for i in kept]
             p = min(cfg.p, n_clusters)
-            sampler = PKSampler([it[1] for it in items], p, cfg.k, seed=cfg.seed)
+            if cfg.sampler == "camera":
+                sampler = CameraPKSampler([it[1] for it in items], [it[2] for it in items], p, cfg.k, seed=cfg.seed)
+            else:
+                sampler = PKSampler([it[1] for it in items], p, cfg.k, seed=cfg.seed)
             loader = DataLoader(TrainSet(items, augment), batch_size=p * cfg.k, sampler=sampler,
                                 num_workers=cfg.num_workers, drop_last=True)
             rec.update(train_epoch(model, memory, opt, loader, sampler, epoch, cfg, progress))

@@ -65,3 +65,38 @@ class PKSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return sum(len(b) for b in self._batches())
+
+
+class CameraPKSampler(PKSampler):
+    """Batches of P identities x K images, the K chosen across cameras (Cluster Contrast's sampler).
+
+    Each pass visits every identity once, in random order: an anchor image at random, then K - 1
+    images of the same identity from cameras other than the anchor's (without replacement when at
+    least K such images exist, else with), or, for an identity seen by one camera, from its other
+    images by the same rule. Consecutive groups of P identities make the batches; an incomplete last
+    batch is dropped. An identity with a single image fills its K slots with it (the release's code
+    leaves them out, which shifts the batches). The order depends only on (seed, epoch)."""
+
+    def __init__(self, labels: Sequence[int], cams: Sequence[int], p: int, k: int, seed: int = 0):
+        super().__init__(labels, p, k, seed)
+        self.cams = np.asarray(cams)
+        if len(self.cams) != len(labels):
+            raise ValueError(f"{len(labels)} labels but {len(self.cams)} camera ids")
+
+    def _draw(self, g: np.random.Generator, pool: np.ndarray) -> np.ndarray:
+        # the release samples without replacement only when the pool holds at least K, not K - 1
+        return g.choice(pool, self.k - 1, replace=len(pool) < self.k)
+
+    def _batches(self) -> List[List[int]]:
+        g = np.random.default_rng([self.seed, self.epoch])
+        pids = list(self.index)
+        stream: List[int] = []
+        for j in g.permutation(len(pids)):
+            idx = self.index[pids[j]]
+            anchor = int(g.choice(idx))
+            other_cams = idx[self.cams[idx] != self.cams[anchor]]
+            others = other_cams if len(other_cams) else idx[idx != anchor]
+            rest = self._draw(g, others) if len(others) else np.full(self.k - 1, anchor)
+            stream += [anchor] + [int(i) for i in rest]
+        size = self.p * self.k
+        return [stream[s:s + size] for s in range(0, len(stream) - size + 1, size)]
