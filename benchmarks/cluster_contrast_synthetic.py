@@ -155,8 +155,9 @@ def main(argv=None) -> int:
     ap.add_argument("--neck", action=argparse.BooleanOptionalAction, default=False,
                     help="the release's BN neck (off by default: with batches of 32 its batch statistics "
                          "lower held-out mAP even when trained on the true labels; docs/cluster_contrast.md)")
-    ap.add_argument("--sampler", choices=("camera", "random"), default="camera",
-                    help="P x K over pseudo identities: the release's K across cameras, or K at random")
+    ap.add_argument("--sampler", choices=("camera", "random"), default="random",
+                    help="P x K over pseudo identities: K at random (default; what the settings were chosen "
+                         "with), or the release's K across cameras")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the results here")
     a = ap.parse_args(argv)
