@@ -133,3 +133,26 @@ def test_build_model_preprocessing():
     x = torch.rand(3, 3, 64, 32)
     m, _ = build_model(ClusterContrastConfig(model="resnet18", input_size=(64, 32), neck=False))
     assert isinstance(m.neck, torch.nn.Identity) and torch.equal(m.eval()(x), m.backbone(x))
+
+
+def test_shipped_configs_load_and_pass_the_checks():
+    # the release settings (Market / MSMT17, USL / UDA) and the CPU one; nothing of them is run here
+    import glob
+    import os
+
+    import yaml
+    from reidzoo.config_loader import config_from_dict
+    from reidzoo.finetune.cluster_contrast import check_config
+    root = os.path.join(os.path.dirname(__file__), "..", "configs", "cluster_contrast")
+    found = {}
+    for path in sorted(glob.glob(os.path.join(root, "*.yaml"))):
+        with open(path) as f:
+            cfg = config_from_dict(ClusterContrastConfig, yaml.safe_load(f), path)
+        check_config(cfg)
+        found[os.path.basename(path)] = cfg
+    assert len(found) == 5
+    for name in ("market1501_usl.yaml", "market1501_uda.yaml", "msmt17_usl.yaml", "msmt17_uda.yaml"):
+        c = found[name]
+        assert (c.sampler, c.neck, c.hard, c.k1, c.k2, c.temperature, c.momentum) == ("camera", True, True, 30, 6,
+                                                                                     0.05, 0.2)
+        assert c.eps == (0.6 if name.startswith("market") else 0.7) and c.p * c.k == 256
