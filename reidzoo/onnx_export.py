@@ -145,19 +145,19 @@ def export_source(source: PathLike, out: PathLike, weights: Optional[PathLike] =
     Cluster Contrast one: GeM and neck included, `cluster_contrast.load_checkpoint`);
     the parity is `parity()` of the written file against that PyTorch model.
     """
-    from .finetune.cluster_contrast import is_contrast_checkpoint, load_checkpoint
-    from .finetune.export import is_run_checkpoint, load_run
+    from .finetune.cluster_contrast import holds_contrast_run, model_from_checkpoint
+    from .finetune.export import holds_finetune_run, load_run, read_plain_checkpoint
     from .loading import load
     meta: Dict[str, Any] = {"source": str(source)}
-    if is_run_checkpoint(source):
+    ck = read_plain_checkpoint(source)
+    if ck is not None and holds_finetune_run(ck):
         run = load_run(source)
         model = run.model
         meta["finetune"] = {"model": run.config.get("model"), "dataset": run.config.get("dataset"),
                             "epochs_done": run.epochs_done, "metrics": run.metrics}
         model.zoo_name = run.config.get("model")
-    elif is_contrast_checkpoint(source):
-        model = load_checkpoint(source)
-        ck = torch.load(source, map_location="cpu", weights_only=True)
+    elif ck is not None and holds_contrast_run(ck):
+        model = model_from_checkpoint(ck, str(source))
         evaluated = [h for h in ck["history"] if "mAP" in h]
         meta["cluster_contrast"] = {"model": ck["config"].get("model"), "dataset": ck["config"].get("dataset"),
                                     "epochs_done": len(ck["history"]) - 1,

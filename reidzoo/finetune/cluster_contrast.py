@@ -145,26 +145,23 @@ def build_model(cfg: ClusterContrastConfig) -> Tuple[ContrastModel, bool]:
     return ContrastModel(backbone, cfg.neck), gem
 
 
-def is_contrast_checkpoint(path: os.PathLike) -> bool:
-    """True for the last.pth of a `reidzoo cluster-contrast` run (its config, model and history)."""
-    p = Path(path)
-    if not p.is_file() or p.suffix not in (".pth", ".pt"):
-        return False
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception:  # not a plain checkpoint (e.g. a pickled release file): not ours
-        return False
-    return (isinstance(ck, dict) and {"config", "model", "history"} <= set(ck) and isinstance(ck["config"], dict)
+def holds_contrast_run(ck: Dict[str, Any]) -> bool:
+    """True for the dict of a `reidzoo cluster-contrast` last.pth (its config, model and history)."""
+    return ({"config", "model", "history"} <= set(ck) and isinstance(ck["config"], dict)
             and {"eps", "k1", "temperature"} <= set(ck["config"]))
+
+
+def model_from_checkpoint(ck: Dict[str, Any], source: str = "checkpoint") -> ContrastModel:
+    """The eval-mode embedding model of a run's checkpoint dict (its pooling, neck and preprocessing)."""
+    cfg = config_from_dict(ClusterContrastConfig, {**ck["config"], "init": None, "pretrained": False}, source)
+    model, _ = build_model(cfg)
+    model.load_state_dict(ck["model"])
+    return model.eval()
 
 
 def load_checkpoint(path: os.PathLike, device: str = "cpu") -> ContrastModel:
     """The eval-mode embedding model of a run's last.pth (its pooling, neck and preprocessing)."""
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = config_from_dict(ClusterContrastConfig, {**ck["config"], "init": None, "pretrained": False}, str(path))
-    model, _ = build_model(cfg)
-    model.load_state_dict(ck["model"])
-    return model.eval().to(device)
+    return model_from_checkpoint(torch.load(path, map_location="cpu", weights_only=True), str(path)).to(device)
 
 
 def _optimizer(cfg: ClusterContrastConfig, model: nn.Module) -> torch.optim.Optimizer:

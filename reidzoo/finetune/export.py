@@ -5,7 +5,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -29,23 +29,29 @@ class FinetunedRun:
     metrics: Dict[str, float]
 
 
-def is_run_checkpoint(path: os.PathLike) -> bool:
-    """True for a `reidzoo finetune` checkpoint (a dict with its config, model and epoch)."""
+def read_plain_checkpoint(path: os.PathLike) -> Optional[Dict[str, Any]]:
+    """The dict of a weights-only .pth / .pt file; None for anything else (a name, a folder, a release pickle)."""
     p = Path(path)
     if not p.is_file() or p.suffix not in (".pth", ".pt"):
-        return False
+        return None
     try:
         ck = torch.load(p, map_location="cpu", weights_only=True)
     except Exception:  # a release .pth may hold pickled objects weights_only refuses; it is not ours then
-        return False
-    return isinstance(ck, dict) and {"config", "model", "epoch"} <= set(ck)
+        return None
+    return ck if isinstance(ck, dict) else None
+
+
+def holds_finetune_run(ck: Dict[str, Any]) -> bool:
+    """True for the dict of a `reidzoo finetune` checkpoint (its config, model and epoch)."""
+    return {"config", "model", "epoch"} <= set(ck)
 
 
 def load_run(checkpoint: os.PathLike) -> FinetunedRun:
     """The model of a fine-tuning checkpoint, built as the run built it and put in evaluation mode."""
     ck = torch_load_safely(checkpoint, safe_globals=())  # one-line errors for missing / damaged files
-    if not (isinstance(ck, dict) and {"config", "model", "epoch"} <= set(ck)):
-        if isinstance(ck, dict) and {"config", "model", "history"} <= set(ck):
+    if not (isinstance(ck, dict) and holds_finetune_run(ck)):
+        from .cluster_contrast import holds_contrast_run
+        if isinstance(ck, dict) and holds_contrast_run(ck):
             raise CheckpointError(f"{checkpoint} is a `reidzoo cluster-contrast` checkpoint: export it with "
                                   f"--format onnx (a hub folder cannot hold its GeM pooling and neck)")
         raise CheckpointError(f"{checkpoint} is not a `reidzoo finetune` checkpoint (last.pth); a CION pre-training "
