@@ -1,7 +1,7 @@
 """Evaluator benchmark: `reidzoo evaluate --features` vs fast-reid 1.4.0 (distance matrix + Cython
 `evaluate_rank`), each a whole process on the same synthetic features, at Market-1501 and MSMT17
-scale (d = 768). Prints wall time (median of --repeats alternating runs), peak memory (max RSS), their ratios and
-the metric differences.
+scale (d = 768). Prints wall time (median of --repeats alternating runs), peak memory (max RSS),
+their ratios and the metric differences.
 
     python benchmarks/bench_eval.py                       # both scales
     python benchmarks/bench_eval.py --scales market1501   # the cheap one only
@@ -93,12 +93,13 @@ def run_scale(scale: str, work: str, fastreid_dir: str, skip_fastreid: bool, rep
             warm_cache(feats)
             times[side].append(timed(cmd))
     ours = json.load(open(os.path.join(out, "results.json")))
-    row = {"scale": scale, "ours_runs": times["ours"], "ours_s": float(np.median([t for t, _ in times["ours"]])),
-           "ours_gib": max(m for _, m in times["ours"]), "ours": ours}
+    row = {"scale": scale, "ours": ours}
+    for side, runs in times.items():
+        row.update({f"{side}_runs": runs, f"{side}_s": float(np.median([t for t, _ in runs])),
+                    f"{side}_gib": max(m for _, m in runs)})
     if not skip_fastreid:
         fr = json.load(open(fr_json))
-        row.update(fastreid_runs=times["fastreid"], fastreid_s=float(np.median([t for t, _ in times["fastreid"]])),
-                   fastreid_gib=max(m for _, m in times["fastreid"]), fastreid=fr,
+        row.update(fastreid=fr,
                    diff={k: abs(ours[k] - fr[k]) for k in ("mAP", "mINP", "rank1", "rank5", "rank10")},
                    cmc_diff=max(abs(a - b) for a, b in zip(ours["cmc"], fr["cmc"])))
     return row

@@ -20,6 +20,11 @@ def default_root() -> Path:
     return Path(os.environ.get("REIDZOO_DATA") or "datasets")
 
 
+def has_layout(folder: Path, marker: Sequence[str]) -> bool:
+    """True when every entry of `marker` exists in `folder`."""
+    return all((folder / m).exists() for m in marker)
+
+
 def find_dataset_dir(root: Optional[PathLike], folder_names: Sequence[str], marker: Sequence[str],
                      layout: str, name: str) -> Path:
     """Return the dataset folder: ``root`` itself when it holds ``marker`` entries, else
@@ -27,7 +32,7 @@ def find_dataset_dir(root: Optional[PathLike], folder_names: Sequence[str], mark
     root = Path(root) if root is not None else default_root()
     candidates = [root] + [root / f for f in folder_names]
     for c in candidates:
-        if all((c / m).exists() for m in marker):
+        if has_layout(c, marker):
             return c
     tried = ", ".join(str(c) for c in candidates)
     raise DatasetLayoutError(

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from .base import PathLike, ReIDDataset
+from .base import PathLike, ReIDDataset, has_layout
 from .folder import FolderDataset
 from .market1501 import Market1501
 from .msmt17 import MSMT17
@@ -50,7 +50,7 @@ def build_dataset(name: str, root: PathLike | None = None, **kwargs) -> ReIDData
     folder = Path(name)
     if folder.is_dir():
         for reader in (Market1501, MSMT17):
-            if all((folder / m).exists() for m in reader.markers):
+            if has_layout(folder, reader.markers):
                 return reader(folder, **kwargs)
         return FolderDataset(folder, **kwargs)
     raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(dataset_names())} or a folder path "
